@@ -1,0 +1,35 @@
+# Fresh machine: `make run` sets up and builds the latest day; `make test` sets up and tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: setup run test dev backfill-example bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+run: setup $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/taar-assets run
+
+test: setup
+	$(BIN)/python -m pytest
+
+# The UI and the daemon (schedules, backfills) on http://127.0.0.1:3000
+dev: setup $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dg dev -h 127.0.0.1 -p 3000
+
+bench: setup
+	$(BIN)/python benchmarks/end_to_end.py
+
+clean:
+	rm -rf data .dagster_home

@@ -1,0 +1,90 @@
+"""`taar-assets`: generate demo data and build the model for the latest day from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from taar_assets.resources import DEMO_ROOT, Settings
+
+
+def latest_day(clients_daily_root: str) -> dt.date:
+    """The most recent day folder of a clients_daily dataset."""
+    import fsspec
+
+    from taar_assets.lib.clients_daily import DAY_FOLDER_PREFIX, InputContractError
+
+    fs, base = fsspec.core.url_to_fs(clients_daily_root)
+    if not fs.isdir(base):
+        raise InputContractError(f"clients_daily dataset not found: {clients_daily_root!r} is not a folder")
+    days = sorted(
+        name.rstrip("/").rsplit("/", 1)[-1].removeprefix(DAY_FOLDER_PREFIX)
+        for name in fs.ls(base, detail=False)
+        if name.rstrip("/").rsplit("/", 1)[-1].startswith(DAY_FOLDER_PREFIX)
+    )
+    if not days:
+        raise InputContractError(f"clients_daily dataset {clients_daily_root!r} has no submission_date_s3= folders")
+    return dt.datetime.strptime(days[-1], "%Y%m%d").date()
+
+
+def ensure_demo_data(settings: Settings, clients: int) -> None:
+    """Generate the embedded demo dataset when the configuration points at it and it is absent."""
+    from taar_assets.lib.demo_data import DemoSpec, write_demo_dataset
+
+    demo = Settings.from_env({})
+    uses_demo = settings.clients_daily == demo.clients_daily and settings.whitelist == demo.whitelist
+    if uses_demo and not (Path(settings.clients_daily).is_dir() and Path(settings.whitelist).is_file()):
+        print(f"generating demo data for {clients} clients in {DEMO_ROOT} ...", flush=True)
+        write_demo_dataset(DEMO_ROOT, DemoSpec(clients=clients))
+
+
+def run_latest(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from taar_assets.definitions import defs
+
+    settings = Settings.from_env()
+    ensure_demo_data(settings, args.demo_clients)
+    day = dt.date.fromisoformat(args.partition) if args.partition else latest_day(settings.clients_daily)
+    print(f"building the similarity model for {day} from {settings.clients_daily}", flush=True)
+    # With DAGSTER_HOME set the run is recorded there and shows in the UI afterwards.
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    job = defs.resolve_job_def("similarity_job")
+    result = job.execute_in_process(instance=instance, partition_key=f"{day}", raise_on_error=False)
+    if not result.success:
+        print(f"run {result.run_id} failed; see the logs above or the Dagster UI", file=sys.stderr)
+        return 1
+    print(f"run {result.run_id} succeeded; published files:")
+    publish_root = settings.publish.rstrip("/")
+    for name in ("donors.json", "lr_curves.json", "manifest.json", f"donors{day:%Y%m%d}.json"):
+        print(f"  {publish_root}/{name}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="taar-assets", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="build and publish the model for the latest day of the input")
+    run.add_argument("--partition", help="day to build (YYYY-MM-DD); default: the input's latest day")
+    run.add_argument("--demo-clients", type=int, default=20_000, help="clients in generated demo data")
+    run.set_defaults(handler=run_latest)
+
+    commands.add_parser("demo-data", help="write a demo clients_daily dataset", add_help=False).set_defaults(
+        handler=None
+    )
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "demo-data":
+        from taar_assets.lib.demo_data import main_demo_data
+
+        return main_demo_data(rest)
+    if rest:
+        parser.error(f"unrecognised arguments: {' '.join(rest)}")
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

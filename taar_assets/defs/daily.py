@@ -1,0 +1,34 @@
+"""Running an asset's computation for each day of a run (one day, or a single-run backfill range)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dagster as dg
+
+from taar_assets.io_managers import LazyPartitions, PartitionedOutput
+
+# Every daily asset accepts a range in one run (`dg launch --partition-range`, single-run backfills).
+single_run = dg.BackfillPolicy.single_run()
+
+
+def for_each_day(
+    context: dg.AssetExecutionContext, compute: Callable[[str], tuple[Any, dict[str, Any]]]
+) -> Any:
+    """Run `compute(day) -> (value, metadata)` for the run's day(s).
+
+    One day: computed now, metadata attached to the materialisation. A range: each day is
+    computed when the IO manager writes it, so memory holds one day at a time.
+    """
+    days = context.partition_keys
+    if len(days) == 1:
+        value, metadata = compute(days[0])
+        context.add_output_metadata(metadata)
+        return value
+    return PartitionedOutput({day: (lambda day=day: compute(day)[0]) for day in days})
+
+
+def on_day(upstream: Any, day: str) -> Any:
+    """The upstream value for `day`, whether the run covers one day or a range."""
+    return upstream[day] if isinstance(upstream, LazyPartitions) else upstream

@@ -1,0 +1,66 @@
+"""Stage 1: each client's latest qualifying row in the window ending on the partition day."""
+
+import datetime as dt
+import time
+
+import dagster as dg
+from pydantic import Field
+
+from taar_assets.defs.daily import for_each_day, single_run
+from taar_assets.io_managers import ArrowTable, with_provenance
+from taar_assets.lib.clients_daily import Window, build_samples, validate_schemas
+from taar_assets.partitions import WINDOW_DAYS, daily_partitions
+from taar_assets.resources import ClientsDailyResource
+
+
+class SamplesConfig(dg.Config):
+    window_days: int = Field(WINDOW_DAYS, ge=1, description="Days of clients_daily read, ending on the partition day.")
+    min_addons_exclusive: int = Field(2, ge=0, description="Keep rows with more active add-ons than this.")
+    max_addons_exclusive: int = Field(100, ge=1, description="Keep rows with fewer active add-ons than this.")
+    require_partition_day: bool = Field(
+        True, description="Fail when the partition day itself has no clients_daily folder."
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="similarity",
+    deps=[
+        dg.AssetDep(
+            "clients_daily",
+            partition_mapping=dg.TimeWindowPartitionMapping(start_offset=1 - WINDOW_DAYS, end_offset=0),
+        )
+    ],
+    dagster_type=ArrowTable,
+    backfill_policy=single_run,
+    kinds={"duckdb", "parquet"},
+)
+def samples(context: dg.AssetExecutionContext, config: SamplesConfig, clients_daily: ClientsDailyResource):
+    """Latest release-Firefox row per client over the window, with 2 < add-ons < 100 (SPEC §3.1)."""
+
+    def compute(day: str):
+        started = time.perf_counter()
+        window = Window(end=dt.date.fromisoformat(day), days=config.window_days)
+        files = clients_daily.window_files(window, require_end_day=config.require_partition_day)
+        if files.missing_days:
+            context.log.warning(f"{day}: {len(files.missing_days)} day(s) of the window have no clients_daily data")
+        validate_schemas(files)
+        table = build_samples(
+            files,
+            min_addons_exclusive=config.min_addons_exclusive,
+            max_addons_exclusive=config.max_addons_exclusive,
+            memory_limit=clients_daily.duckdb_memory_limit,
+        )
+        seconds = time.perf_counter() - started
+        context.log.info(f"{day}: {table.num_rows} clients sampled from {len(files.files)} files in {seconds:.1f}s")
+        input_window = {"start": f"{window.start}", "end": f"{window.end}", "days": window.days}
+        table = with_provenance(table, {"input_window": input_window})
+        return table, {
+            "clients": table.num_rows,
+            "files_read": len(files.files),
+            "window": f"{window.start} .. {window.end}",
+            "missing_days": len(files.missing_days),
+            "seconds": round(seconds, 2),
+        }
+
+    return for_each_day(context, compute)

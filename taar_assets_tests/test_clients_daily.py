@@ -1,0 +1,152 @@
+"""Stage 1 (samples) and stage 2 (valid add-ons) on hand-made data, and the input contract."""
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from taar_assets.lib.addons import valid_addons_per_client
+from taar_assets.lib.clients_daily import (
+    InputContractError,
+    Window,
+    build_samples,
+    find_window_files,
+    validate_schemas,
+)
+from taar_assets_tests.factories import SCHEMA, addon, row, write_day
+
+DAY = dt.date(2026, 11, 20)
+GUIDS = ["a@x", "b@x", "c@x", "d@x"]
+
+
+def samples_for(root, end=DAY, days=90):
+    files = find_window_files(str(root), Window(end, days))
+    validate_schemas(files)
+    return build_samples(files).to_pandas().set_index("client_id")
+
+
+def test_latest_row_per_client_wins(tmp_path):
+    write_day(tmp_path, DAY - dt.timedelta(days=3), [row("c1", GUIDS[:3], city="Old"), row("c2", GUIDS[:3])])
+    write_day(tmp_path, DAY, [row("c1", GUIDS, city="New")])
+    samples = samples_for(tmp_path)
+    assert sorted(samples.index) == ["c1", "c2"]
+    assert samples.loc["c1", "city"] == "New"
+    assert len(samples.loc["c1", "active_addons"]) == 4
+
+
+def test_rows_outside_the_window_are_ignored(tmp_path):
+    write_day(tmp_path, DAY - dt.timedelta(days=90), [row("too_old", GUIDS)])
+    write_day(tmp_path, DAY - dt.timedelta(days=89), [row("first_day", GUIDS)])
+    write_day(tmp_path, DAY + dt.timedelta(days=1), [row("future", GUIDS)])
+    write_day(tmp_path, DAY, [row("today", GUIDS)])
+    assert sorted(samples_for(tmp_path).index) == ["first_day", "today"]
+
+
+def test_filters_on_client_channel_app_and_addon_count(tmp_path):
+    many = [f"g{i}" for i in range(100)]
+    write_day(
+        tmp_path,
+        DAY,
+        [
+            row(None, GUIDS),
+            row("beta", GUIDS, channel="beta"),
+            row("fennec", GUIDS, app_name="Fennec"),
+            row("null_addons", active_addons=None),
+            row("two_addons", GUIDS[:2]),
+            row("three_addons", GUIDS[:3]),
+            row("ninety_nine", many[:99]),
+            row("hundred", many),
+        ],
+    )
+    assert sorted(samples_for(tmp_path).index) == ["ninety_nine", "three_addons"]
+
+
+def test_a_newer_row_that_fails_the_filters_does_not_hide_an_older_one(tmp_path):
+    write_day(tmp_path, DAY - dt.timedelta(days=1), [row("c1", GUIDS, city="Kept")])
+    write_day(tmp_path, DAY, [row("c1", GUIDS[:1], city="Too few add-ons")])
+    assert samples_for(tmp_path).loc["c1", "city"] == "Kept"
+
+
+def test_sample_columns_and_types(tmp_path):
+    write_day(tmp_path, DAY, [row("c1", GUIDS, city=None, subsession_hours_sum=None)])
+    table = build_samples(find_window_files(str(tmp_path), Window(DAY)))
+    assert table.column_names == [
+        "client_id", "active_addons", "city", "subsession_hours_sum", "locale", "os",
+        "bookmark_count", "tab_open_count", "total_uri", "unique_tlds",
+    ]
+    for name in ["subsession_hours_sum", "bookmark_count", "tab_open_count", "total_uri", "unique_tlds"]:
+        assert table.schema.field(name).type == pa.float64()
+    assert table.column("city").to_pylist() == [None]
+
+
+def test_long_and_double_columns_mix_across_files(tmp_path):
+    as_long = SCHEMA.set(SCHEMA.get_field_index("places_bookmarks_count_mean"), pa.field("places_bookmarks_count_mean", pa.int64()))
+    write_day(tmp_path, DAY - dt.timedelta(days=1), [row("c1", GUIDS, places_bookmarks_count_mean=7)], schema=as_long)
+    write_day(tmp_path, DAY, [row("c2", GUIDS, places_bookmarks_count_mean=7.5)])
+    samples = samples_for(tmp_path)
+    assert samples.loc["c1", "bookmark_count"] == 7.0 and samples.loc["c2", "bookmark_count"] == 7.5
+
+
+def test_missing_dataset_root_is_named(tmp_path):
+    with pytest.raises(InputContractError, match="not found.*nowhere"):
+        find_window_files(str(tmp_path / "nowhere"), Window(DAY))
+
+
+def test_missing_partition_day_is_named(tmp_path):
+    write_day(tmp_path, DAY - dt.timedelta(days=1), [row("c1", GUIDS)])
+    with pytest.raises(InputContractError, match="no data for partition 2026-11-20.*submission_date_s3=20261120"):
+        find_window_files(str(tmp_path), Window(DAY))
+    files = find_window_files(str(tmp_path), Window(DAY), require_end_day=False)
+    assert DAY in files.missing_days and len(files.files) == 1
+
+
+def test_missing_column_is_named_with_its_file(tmp_path):
+    path = write_day(tmp_path, DAY, [row("c1", GUIDS)], schema=SCHEMA.remove(SCHEMA.get_field_index("os")))
+    with pytest.raises(InputContractError, match=f"{path}.*column 'os' is missing"):
+        validate_schemas(find_window_files(str(tmp_path), Window(DAY)))
+
+
+def test_wrong_column_type_is_named(tmp_path):
+    schema = SCHEMA.set(SCHEMA.get_field_index("subsession_hours_sum"), pa.field("subsession_hours_sum", pa.string()))
+    write_day(tmp_path, DAY, [row("c1", GUIDS, subsession_hours_sum="lots")], schema=schema)
+    with pytest.raises(InputContractError, match="'subsession_hours_sum' has type string, expected double or long"):
+        validate_schemas(find_window_files(str(tmp_path), Window(DAY)))
+
+
+def test_missing_addon_struct_field_is_named(tmp_path):
+    struct = pa.struct([f for f in SCHEMA.field("active_addons").type.value_type if f.name != "foreign_install"])
+    schema = SCHEMA.set(SCHEMA.get_field_index("active_addons"), pa.field("active_addons", pa.list_(struct)))
+    rows = [row("c1", active_addons=[{k: v for k, v in addon(g).items() if k != "foreign_install"} for g in GUIDS])]
+    write_day(tmp_path, DAY, rows, schema=schema)
+    with pytest.raises(InputContractError, match="'active_addons.foreign_install' is missing"):
+        validate_schemas(find_window_files(str(tmp_path), Window(DAY)))
+
+
+def test_unreadable_file_is_named(tmp_path):
+    folder = tmp_path / "submission_date_s3=20261120"
+    folder.mkdir()
+    (folder / "broken.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(InputContractError, match="broken.parquet is not readable parquet"):
+        validate_schemas(find_window_files(str(tmp_path), Window(DAY)))
+
+
+def test_valid_addons_follow_every_rule(tmp_path):
+    whitelist = {"ok1", "ok2", "ok3", "system", "disabled", "theme", "foreign", "blocked_by_user", "null_flags"}
+    addons = [
+        addon("ok1"),
+        addon("ok2"),
+        addon("system", is_system=True),
+        addon("disabled", app_disabled=True),
+        addon("theme", type="theme"),
+        addon("foreign", foreign_install=True),
+        addon("blocked_by_user", user_disabled=True),
+        addon("not_whitelisted"),
+        addon("null_flags", is_system=None, app_disabled=None, user_disabled=None, foreign_install=None),
+        addon("ok3"),
+    ]
+    write_day(tmp_path, DAY, [row("c1", active_addons=addons), row("c2", active_addons=[addon("ok1"), addon("ok2"), addon("theme", type="theme")])])
+    samples = build_samples(find_window_files(str(tmp_path), Window(DAY)))
+    valid = valid_addons_per_client(samples, whitelist).to_pylist()
+    # c2 has only two valid add-ons and is dropped; order within a client is kept.
+    assert valid == [{"client_id": "c1", "addon_ids": ["ok1", "ok2", "null_flags", "ok3"]}]
+    assert valid_addons_per_client(samples, whitelist, min_valid_exclusive=1).num_rows == 2
