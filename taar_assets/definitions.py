@@ -20,6 +20,8 @@ def build_definitions(resources: dict[str, object] | None = None) -> dg.Definiti
         jobs=[similarity_job],
         schedules=[similarity_schedule],
         resources=resources if resources is not None else build_resources(),
+        # The stages run one after another; a process per step would only add start-up time.
+        executor=dg.in_process_executor,
     )
 
 

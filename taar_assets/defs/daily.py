@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import warnings
 from typing import Any
 
 import dagster as dg
 
 from taar_assets.io_managers import LazyPartitions, PartitionedOutput
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
 
 # Every daily asset accepts a range in one run (`dg launch --partition-range`, single-run backfills).
 single_run = dg.BackfillPolicy.single_run()

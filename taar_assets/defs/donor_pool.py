@@ -3,7 +3,6 @@
 import time
 
 import dagster as dg
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field

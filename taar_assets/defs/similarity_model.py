@@ -8,6 +8,7 @@ import pandas as pd
 from taar_assets.defs.daily import on_day, single_run
 from taar_assets.io_managers import PandasFrame, provenance
 from taar_assets.lib import model_files
+from taar_assets.lib.lr_curves import lr_curves_as_json
 from taar_assets.partitions import daily_partitions
 from taar_assets.publishing import ModelPublisher
 
@@ -16,7 +17,7 @@ def model_documents(day: str, donors: pd.DataFrame, curves: pd.DataFrame, layout
     """The three files' bytes; the manifest carries the others' checksums."""
     files = {
         "donors": model_files.to_json_bytes(model_files.donor_records(donors, layout)),
-        "lr_curves": model_files.to_json_bytes(model_files.lr_curve_records(curves)),
+        "lr_curves": model_files.to_json_bytes(lr_curves_as_json(curves)),
     }
     lineage = provenance(curves)
     manifest = model_files.build_manifest(

@@ -78,14 +78,6 @@ def donor_records(donor_pool: pd.DataFrame, layout: Layout = "service") -> list[
     return records
 
 
-def lr_curve_records(curves: pd.DataFrame) -> list[list[Any]]:
-    """`[[x, [numerator, denominator]], ...]` as plain floats."""
-    return [
-        [_plain(x), [_plain(numerator), _plain(denominator)]]
-        for x, numerator, denominator in curves[["x", "numerator", "denominator"]].itertuples(index=False)
-    ]
-
-
 def to_json_bytes(document: Any) -> bytes:
     return json.dumps(document, indent=2, allow_nan=False).encode("utf-8")
 
