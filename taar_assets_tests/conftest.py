@@ -1,0 +1,42 @@
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from taar_assets.definitions import build_definitions
+from taar_assets.lib.demo_data import DemoSpec, write_demo_dataset
+from taar_assets.resources import Settings, build_resources
+
+DEMO_END = dt.date(2026, 11, 20)
+
+
+@pytest.fixture(scope="session")
+def demo_dataset(tmp_path_factory):
+    """A small generated clients_daily (3,000 clients over 100 days ending 2026-11-20)."""
+    return write_demo_dataset(
+        tmp_path_factory.mktemp("demo"), DemoSpec(clients=3000, days=100, end_date=DEMO_END, seed=7)
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, demo_dataset) -> Settings:
+    return Settings(
+        clients_daily=str(demo_dataset.clients_daily),
+        whitelist=str(demo_dataset.whitelist),
+        storage=str(tmp_path / "storage"),
+        publish=str(tmp_path / "published"),
+        duckdb_memory_limit="1GB",
+    )
+
+
+def run_similarity(settings: Settings, instance=None, raise_on_error=True, run_config=None, **partition):
+    """Materialise the similarity group for one partition (partition_key=) or a range (tags=)."""
+    defs = build_definitions(build_resources(settings))
+    job = defs.resolve_job_def("similarity_job")
+    return job.execute_in_process(
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        raise_on_error=raise_on_error,
+        run_config=run_config,
+        **partition,
+    )

@@ -1,0 +1,194 @@
+"""The asset graph materialised with Dagster on generated data, into temporary folders."""
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from taar_assets.definitions import build_definitions
+from taar_assets.resources import build_resources
+from taar_assets_tests.conftest import run_similarity
+from taar_assets_tests.factories import row, write_day, write_whitelist
+
+DAY = "2026-11-20"
+STAGES = ["amo_whitelist", "samples", "addons_per_client", "clusters", "donor_pool", "lr_curves"]
+
+
+def published(settings, name):
+    return json.loads((Path(settings.publish) / name).read_text())
+
+
+def test_one_partition_from_raw_data_to_published_files(settings):
+    result = run_similarity(settings, partition_key=DAY)
+    assert result.success
+
+    for stage in STAGES:
+        assert (Path(settings.storage) / stage / f"{DAY}.parquet").is_file(), stage
+    names = {p.name for p in Path(settings.publish).iterdir()}
+    assert {"donors.json", "donors20261120.json", "lr_curves.json", "lr_curves20261120.json", "manifest.json"} <= names
+
+    donors = published(settings, "donors.json")
+    assert len(donors) == 1000
+    assert all(set(d) == {"geo_city", "subsession_length", "locale", "os", "bookmark_count", "tab_open_count",
+                          "total_uri", "unique_tlds", "active_addons"} for d in donors)
+    whitelist = set(json.loads(Path(settings.whitelist).read_text()))
+    assert all(len(d["active_addons"]) > 2 and set(d["active_addons"]) <= whitelist for d in donors)
+    assert published(settings, "donors20261120.json") == donors
+
+    curves = published(settings, "lr_curves.json")
+    assert len(curves) == 1000
+    xs = [x for x, _ in curves]
+    assert xs == sorted(xs) and len(set(xs)) == 1000
+    assert all(math.isfinite(v) and v >= 0 for _, pair in curves for v in pair)
+
+    clusters = pq.read_table(Path(settings.storage) / "clusters" / f"{DAY}.parquet").to_pandas()
+    pool = pq.read_table(Path(settings.storage) / "donor_pool" / f"{DAY}.parquet").to_pandas()
+    assert set(pool["cluster"]) == set(clusters["cluster"]), "every cluster is represented"
+    assert "client_id" not in pool.columns
+
+    manifest = published(settings, "manifest.json")
+    assert manifest["date"] == DAY and manifest["layout"] == "service"
+    assert manifest["input_window"] == {"start": "2026-08-23", "end": DAY, "days": 90}
+    assert manifest["parameters"]["num_clusters"] == 20 and manifest["counts"]["donors"] == 1000
+
+
+def test_stage_metadata_is_reported(settings):
+    result = run_similarity(settings, partition_key=DAY)
+    metadata = {
+        event.asset_key.to_user_string(): event.step_materialization_data.materialization.metadata
+        for event in result.get_asset_materialization_events()
+    }
+    assert metadata["samples"]["clients"].value > 0
+    assert metadata["samples"]["window"].value == "2026-08-23 .. 2026-11-20"
+    assert metadata["clusters"]["non_empty_clusters"].value == 20
+    assert sum(metadata["donor_pool"]["donors_per_cluster"].value.values()) == 1000
+    assert metadata["lr_curves"]["points"].value == 1000
+    assert metadata["donor_pool"]["dagster/row_count"].value == 1000
+
+
+def test_a_partition_is_reproducible_and_seeded_by_its_day(settings, tmp_path):
+    run_similarity(settings, partition_key=DAY)
+    again = settings.__class__(**{**settings.__dict__, "storage": str(tmp_path / "s2"), "publish": str(tmp_path / "p2")})
+    run_similarity(again, partition_key=DAY)
+    assert published(settings, "donors.json") == published(again, "donors.json")
+    assert published(settings, "lr_curves.json") == published(again, "lr_curves.json")
+
+    seeded = settings.__class__(**{**settings.__dict__, "storage": str(tmp_path / "s3"), "publish": str(tmp_path / "p3")})
+    config = {"ops": {"donor_pool": {"config": {"seed": 12345}}}}
+    run_similarity(seeded, partition_key=DAY, run_config=config)
+    assert published(seeded, "donors.json") != published(settings, "donors.json")
+
+
+def test_run_config_parameters_are_applied(settings):
+    config = {
+        "ops": {
+            "clusters": {"config": {"num_clusters": 5}},
+            "donor_pool": {"config": {"num_donors": 150}},
+            "lr_curves": {"config": {"num_pdf_points": 64, "kernel_bandwidth": 0.2}},
+        }
+    }
+    run_similarity(settings, partition_key=DAY, run_config=config)
+    assert len(published(settings, "donors.json")) == 150
+    assert len(published(settings, "lr_curves.json")) == 64
+    manifest = published(settings, "manifest.json")
+    assert manifest["parameters"]["num_clusters"] == 5 and manifest["parameters"]["kernel_bandwidth"] == 0.2
+
+
+def test_a_range_runs_in_one_run_one_day_at_a_time(settings):
+    result = run_similarity(
+        settings,
+        tags={
+            "dagster/asset_partition_range_start": "2026-11-18",
+            "dagster/asset_partition_range_end": DAY,
+        },
+    )
+    assert result.success
+    for day in ["2026-11-18", "2026-11-19", DAY]:
+        for stage in STAGES:
+            assert (Path(settings.storage) / stage / f"{day}.parquet").is_file(), (stage, day)
+        assert (Path(settings.publish) / f"donors{day.replace('-', '')}.json").is_file()
+    # The latest files are the last day's, and each day's archive differs (its own window and seed).
+    assert published(settings, "manifest.json")["date"] == DAY
+    assert published(settings, "donors20261118.json") != published(settings, "donors20261120.json")
+
+
+def test_schedule_requests_the_day_that_just_closed(settings):
+    defs = build_definitions(build_resources(settings))
+    schedule = defs.resolve_schedule_def("similarity_job_schedule")
+    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 21, 4, 0, tzinfo=dt.timezone.utc))
+    requests = schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == [DAY]
+    assert schedule.cron_schedule == "0 4 * * *"
+
+
+def test_too_few_clients_for_the_clusters_fails_with_a_clear_error(settings):
+    result = run_similarity(
+        settings,
+        partition_key=DAY,
+        raise_on_error=False,
+        run_config={"ops": {"clusters": {"config": {"num_clusters": 100_000}}}},
+    )
+    assert not result.success
+    failure = result.failure_data_for_node("clusters")
+    assert "num_clusters=100000" in failure.error.cause.message
+    assert not Path(settings.publish).exists()
+
+
+def test_bad_input_keeps_what_was_published(settings, tmp_path):
+    run_similarity(settings, partition_key="2026-11-19")
+    before = {p.name: p.read_bytes() for p in Path(settings.publish).iterdir()}
+
+    broken = settings.__class__(**{**settings.__dict__, "whitelist": str(write_whitelist(tmp_path / "w.json", []))})
+    result = run_similarity(broken, partition_key=DAY, raise_on_error=False)
+    assert not result.success
+    assert "is empty" in result.failure_data_for_node("amo_whitelist").error.cause.message
+    assert {p.name: p.read_bytes() for p in Path(settings.publish).iterdir()} == before
+
+
+def test_missing_partition_day_names_the_partition(settings):
+    result = run_similarity(settings, partition_key="2026-11-22", raise_on_error=False)
+    assert not result.success
+    message = result.failure_data_for_node("samples").error.cause.message
+    assert "no data for partition 2026-11-22" in message and "submission_date_s3=20261122" in message
+
+
+def test_identical_profiles_give_a_clear_degenerate_scores_error(settings, tmp_path):
+    # Every client shares city, locale and os: every distance is 0, the curves cannot separate.
+    root = tmp_path / "same"
+    guids = [f"g{i}@x" for i in range(30)]
+    rows = [row(f"c{i}", [guids[(i + j) % 30] for j in range(4)]) for i in range(300)]
+    write_day(root, dt.date(2026, 11, 20), rows)
+    same = settings.__class__(
+        **{**settings.__dict__, "clients_daily": str(root), "whitelist": str(write_whitelist(tmp_path / "w.json", guids))}
+    )
+    result = run_similarity(same, partition_key=DAY, raise_on_error=False, run_config={
+        "ops": {"clusters": {"config": {"num_clusters": 3}}, "donor_pool": {"config": {"k_anonymity": 1}}}
+    })
+    assert not result.success
+    assert "equal" in result.failure_data_for_node("lr_curves").error.cause.message
+    assert not (Path(same.publish) / "donors.json").exists()
+
+
+def test_graph_shape_snapshot():
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    parents = {
+        key.to_user_string(): sorted(p.to_user_string() for p in graph.get(key).parent_keys)
+        for key in graph.get_all_asset_keys()
+    }
+    assert parents == {
+        "clients_daily": [],
+        "amo_whitelist": [],
+        "samples": ["clients_daily"],
+        "addons_per_client": ["amo_whitelist", "samples"],
+        "clusters": ["addons_per_client"],
+        "donor_pool": ["addons_per_client", "clusters", "samples"],
+        "lr_curves": ["donor_pool"],
+        "similarity_model": ["donor_pool", "lr_curves"],
+    }
+    similarity = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == "similarity"}
+    assert similarity == set(STAGES) | {"similarity_model"}
+    assert all(graph.get(dg.AssetKey(k)).partitions_def is not None for k in similarity)
