@@ -4,6 +4,7 @@ import dagster as dg
 
 from taar_assets.defs.addons_per_client import addons_per_client
 from taar_assets.defs.amo_whitelist import amo_whitelist
+from taar_assets.defs.checks import model_checks_defs
 from taar_assets.defs.clients_daily import clients_daily
 from taar_assets.defs.clusters import clusters
 from taar_assets.defs.donor_pool import donor_pool
@@ -17,6 +18,7 @@ from taar_assets.resources import build_resources
 def build_definitions(resources: dict[str, object] | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[clients_daily, amo_whitelist, samples, addons_per_client, clusters, donor_pool, lr_curves, similarity_model],
+        asset_checks=model_checks_defs,
         jobs=[similarity_job],
         schedules=[similarity_schedule],
         resources=resources if resources is not None else build_resources(),

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from taar_assets.definitions import build_definitions
@@ -192,3 +193,41 @@ def test_graph_shape_snapshot():
     similarity = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == "similarity"}
     assert similarity == set(STAGES) | {"similarity_model"}
     assert all(graph.get(dg.AssetKey(k)).partitions_def is not None for k in similarity)
+
+
+def test_every_check_passes_on_a_good_model(settings):
+    result = run_similarity(settings, partition_key=DAY)
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 9
+    assert all(e.passed for e in evaluations), [(e.check_name, e.metadata) for e in evaluations if not e.passed]
+
+
+def test_a_failing_blocking_check_stops_the_publish(settings):
+    instance = dg.DagsterInstance.ephemeral()
+    run_similarity(settings, instance=instance, partition_key=DAY)
+    published_before = {p.name: p.read_bytes() for p in Path(settings.publish).iterdir()}
+
+    # Tamper with the stored donors: one add-on that is not in the whitelist.
+    path = Path(settings.storage) / "donor_pool" / f"{DAY}.parquet"
+    table = pq.read_table(path)
+    donors = table.to_pandas()
+    donors.at[0, "active_addons"] = [*donors.at[0, "active_addons"], "not-whitelisted@evil"]
+    pq.write_table(with_schema_metadata_of(donors, table), path)
+
+    defs = build_definitions(build_resources(settings))
+    job = dg.define_asset_job(
+        "republish",
+        selection=dg.AssetSelection.checks_for_assets("donor_pool") | dg.AssetSelection.assets("similarity_model"),
+    )
+    result = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("republish").execute_in_process(
+        instance=instance, partition_key=DAY, raise_on_error=False
+    )
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.check_name for e in failed] == ["addons_whitelisted"]
+    assert failed[0].metadata["not_whitelisted"].value == ["not-whitelisted@evil"]
+    assert "similarity_model" not in {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {p.name: p.read_bytes() for p in Path(settings.publish).iterdir()} == published_before
+
+
+def with_schema_metadata_of(frame, original: pa.Table) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(original.schema.metadata)

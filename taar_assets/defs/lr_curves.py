@@ -8,7 +8,7 @@ from pydantic import Field
 
 from taar_assets.defs.daily import for_each_day, on_day, single_run
 from taar_assets.io_managers import PandasFrame, provenance
-from taar_assets.lib.lr_curves import density_grid, score_pairs
+from taar_assets.lib.lr_curves import density_grid, mass_in_range, score_pairs
 from taar_assets.lib.seeds import partition_seed, stage_rng
 from taar_assets.partitions import daily_partitions
 
@@ -36,8 +36,14 @@ def lr_curves(context: dg.AssetExecutionContext, config: LrCurvesConfig, donor_p
         scores = score_pairs(donors, stage_rng(partition_seed(day, config.seed), "lr_curves"))
         curves = density_grid(scores, config.kernel_bandwidth, config.num_pdf_points)
         upstream = provenance(donors)
+        low, high = float(curves["x"].iloc[0]), float(curves["x"].iloc[-1])
         curves.attrs["provenance"] = {
             **upstream,
+            # What each density must integrate to over the grid; checked before publishing.
+            "mass_in_range": {
+                "numerator": mass_in_range(scores.same, low, high, config.kernel_bandwidth),
+                "denominator": mass_in_range(scores.different, low, high, config.kernel_bandwidth),
+            },
             "parameters": {
                 **upstream.get("parameters", {}),
                 "kernel_bandwidth": config.kernel_bandwidth,

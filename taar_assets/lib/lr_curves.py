@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 from sklearn.neighbors import KernelDensity
 
 from taar_assets.lib.distance import feature_matrices, paired_distances
@@ -153,3 +154,12 @@ def _gaussian_density(samples: np.ndarray, grid: np.ndarray, bandwidth: float) -
     # Gaussian kernel with this bandwidth is phi((x - s) / h) / h averaged over samples.
     estimator = KernelDensity(kernel="gaussian", bandwidth=float(bandwidth)).fit(samples[:, np.newaxis])
     return np.exp(estimator.score_samples(grid[:, np.newaxis]))
+
+
+def mass_in_range(scores: np.ndarray, low: float, high: float, bandwidth: float) -> float:
+    """The exact probability mass a Gaussian KDE of `scores` puts on [low, high].
+
+    Kernels of scores near the ends spill outside the grid, so the densities on the grid
+    integrate to this, not to 1; the lr_curves check compares the two.
+    """
+    return float(np.mean(norm.cdf((high - scores) / bandwidth) - norm.cdf((low - scores) / bandwidth)))
