@@ -59,14 +59,16 @@ def run_once(folder: Path) -> tuple[float, float]:
         }
         env.pop("DAGSTER_HOME", None)
         started = time.perf_counter()
-        child = subprocess.Popen(
-            [sys.executable, "-m", "taar_assets.cli", "run", "--partition", f"{END}"],
-            env=env, stdout=subprocess.DEVNULL,
-        )
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
+        log = Path(work) / "run.log"
+        with log.open("w") as output:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "taar_assets.cli", "run", "--partition", f"{END}"],
+                env=env, stdout=output, stderr=subprocess.STDOUT,
+            )
+            _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
         seconds = time.perf_counter() - started
         if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"the pipeline failed on {folder}")
+            raise SystemExit(f"the pipeline failed on {folder}:\n{log.read_text()[-5000:]}")
     return seconds, usage.ru_maxrss / 2**20
 
 

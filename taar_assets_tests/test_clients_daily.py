@@ -150,3 +150,11 @@ def test_valid_addons_follow_every_rule(tmp_path):
     # c2 has only two valid add-ons and is dropped; order within a client is kept.
     assert valid == [{"client_id": "c1", "addon_ids": ["ok1", "ok2", "null_flags", "ok3"]}]
     assert valid_addons_per_client(samples, whitelist, min_valid_exclusive=1).num_rows == 2
+
+
+def test_rows_of_the_same_day_resolve_by_file_then_position(tmp_path):
+    write_day(tmp_path, DAY, [row("c1", GUIDS, city="a-first"), row("c1", GUIDS, city="a-second")], name="part-a")
+    write_day(tmp_path, DAY, [row("c1", GUIDS, city="b-only")], name="part-b")
+    assert samples_for(tmp_path).loc["c1", "city"] == "b-only"
+    (tmp_path / "submission_date_s3=20261120" / "part-b.parquet").unlink()
+    assert samples_for(tmp_path).loc["c1", "city"] == "a-second"
