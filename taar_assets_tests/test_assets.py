@@ -68,6 +68,8 @@ def test_stage_metadata_is_reported(settings):
     assert sum(metadata["donor_pool"]["donors_per_cluster"].value.values()) == 1000
     assert metadata["lr_curves"]["points"].value == 1000
     assert metadata["donor_pool"]["dagster/row_count"].value == 1000
+    assert metadata["lr_curves"]["plot"].value.startswith("![LR curves](data:image/png;base64,")
+    assert metadata["clusters"]["cluster_size_histogram"].value.startswith("![clients per cluster](data:image/png")
 
 
 def test_a_partition_is_reproducible_and_seeded_by_its_day(settings, tmp_path):

@@ -10,6 +10,7 @@ from pydantic import Field
 from taar_assets.defs.daily import for_each_day, on_day, single_run
 from taar_assets.io_managers import ArrowTable, with_provenance
 from taar_assets.lib.clustering import cluster_clients
+from taar_assets.lib.plots import bar_chart_markdown
 from taar_assets.lib.seeds import partition_seed, stage_seed
 from taar_assets.partitions import daily_partitions
 
@@ -48,6 +49,9 @@ def clusters(context: dg.AssetExecutionContext, config: ClustersConfig, addons_p
             "non_empty_clusters": int((sizes > 0).sum()),
             "cluster_sizes": dg.MetadataValue.json({str(c): int(n) for c, n in enumerate(sizes)}),
             "largest_cluster_share": round(float(sizes.max() / max(len(labels), 1)), 3),
+            "cluster_size_histogram": dg.MetadataValue.md(
+                bar_chart_markdown(dict(enumerate(sizes.tolist())), "clients per cluster", "cluster")
+            ),
         }
 
     return for_each_day(context, compute)

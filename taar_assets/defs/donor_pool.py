@@ -9,8 +9,9 @@ from pydantic import Field
 
 from taar_assets.defs.daily import for_each_day, on_day, single_run
 from taar_assets.io_managers import ArrowTable, PandasFrame, provenance
-from taar_assets.lib.donors import sample_donors
 from taar_assets.lib.donor_profiles import donor_profiles
+from taar_assets.lib.donors import sample_donors
+from taar_assets.lib.plots import bar_chart_markdown
 from taar_assets.lib.seeds import partition_seed, stage_rng
 from taar_assets.partitions import daily_partitions
 
@@ -83,6 +84,9 @@ def donor_pool(context: dg.AssetExecutionContext, config: DonorPoolConfig, sampl
             "donors": len(donors),
             "clusters_represented": len(per_cluster),
             "donors_per_cluster": dg.MetadataValue.json({str(c): int(n) for c, n in per_cluster.items()}),
+            "donors_per_cluster_chart": dg.MetadataValue.md(
+                bar_chart_markdown(per_cluster.to_dict(), "donors per cluster", "cluster")
+            ),
             "generalised_values": dg.MetadataValue.json(replaced),
             "preview": dg.MetadataValue.md(donors.drop(columns=["active_addons"]).head(10).to_markdown(index=False)),
         }

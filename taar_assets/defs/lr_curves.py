@@ -9,6 +9,7 @@ from pydantic import Field
 from taar_assets.defs.daily import for_each_day, on_day, single_run
 from taar_assets.io_managers import PandasFrame, provenance
 from taar_assets.lib.lr_curves import density_grid, mass_in_range, score_pairs
+from taar_assets.lib.plots import lr_curves_markdown
 from taar_assets.lib.seeds import partition_seed, stage_rng
 from taar_assets.partitions import daily_partitions
 
@@ -62,6 +63,7 @@ def lr_curves(context: dg.AssetExecutionContext, config: LrCurvesConfig, donor_p
             "different_cluster_pairs": len(scores.different),
             "mean_same_cluster_distance": float(scores.same.mean()),
             "mean_different_cluster_distance": float(scores.different.mean()),
+            "plot": dg.MetadataValue.md(lr_curves_markdown(curves)),
         }
 
     return for_each_day(context, compute)
