@@ -10,26 +10,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-ADDON_TYPE = pa.struct(
-    [
-        ("addon_id", pa.string()),
-        ("blocklisted", pa.bool_()),
-        ("name", pa.string()),
-        ("user_disabled", pa.bool_()),
-        ("app_disabled", pa.bool_()),
-        ("version", pa.string()),
-        ("scope", pa.int32()),
-        ("type", pa.string()),
-        ("foreign_install", pa.bool_()),
-        ("has_binary_components", pa.bool_()),
-        ("install_day", pa.int32()),
-        ("update_day", pa.int32()),
-        ("signed_state", pa.int32()),
-        ("is_system", pa.bool_()),
-        ("is_web_extension", pa.bool_()),
-        ("multiprocess_compatible", pa.bool_()),
-    ]
-)
+from taar_assets.lib.demo_data import ADDON_STRUCT
+
+ADDON_TYPE = ADDON_STRUCT
 SCHEMA = pa.schema(
     [
         ("client_id", pa.string()),
