@@ -11,13 +11,13 @@ from pathlib import Path
 from taar_assets.resources import DEMO_ROOT, Settings
 
 
-def latest_day(clients_daily_root: str) -> dt.date:
+def latest_day(clients_daily_root: str, storage_options: dict | None = None) -> dt.date:
     """The most recent day folder of a clients_daily dataset."""
     import fsspec
 
     from taar_assets.lib.clients_daily import DAY_FOLDER_PREFIX, InputContractError
 
-    fs, base = fsspec.core.url_to_fs(clients_daily_root)
+    fs, base = fsspec.core.url_to_fs(clients_daily_root, **(storage_options or {}))
     if not fs.isdir(base):
         raise InputContractError(f"clients_daily dataset not found: {clients_daily_root!r} is not a folder")
     days = sorted(
@@ -48,7 +48,7 @@ def run_latest(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     ensure_demo_data(settings, args.demo_clients)
-    day = dt.date.fromisoformat(args.partition) if args.partition else latest_day(settings.clients_daily)
+    day = dt.date.fromisoformat(args.partition) if args.partition else latest_day(settings.clients_daily, settings.storage_options)
     print(f"building the similarity model for {day} from {settings.clients_daily}", flush=True)
     # With DAGSTER_HOME set the run is recorded there and shows in the UI afterwards.
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()

@@ -91,6 +91,10 @@ def _row_count(value: Any) -> int:
     return value.num_rows if isinstance(value, pa.Table) else len(value)
 
 
+def _is_local(path: UPath) -> bool:
+    return path.protocol in ("", "file", "local")
+
+
 class ParquetIOManager(dg.UPathIOManager):
     extension = ".parquet"
 
@@ -99,7 +103,7 @@ class ParquetIOManager(dg.UPathIOManager):
             table = with_provenance(pa.Table.from_pandas(obj, preserve_index=False), provenance(obj))
         else:
             table = obj
-        if path.protocol in ("", "file", "local"):
+        if _is_local(path):
             # Write beside the target, then rename: readers never see a half-written file.
             temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
             try:
@@ -110,8 +114,11 @@ class ParquetIOManager(dg.UPathIOManager):
                     os.remove(temporary.path)
         else:
             # One object store PUT (or multipart completion) is atomic already.
-            with path.open("wb") as handle:
-                pq.write_table(table, handle)
+            try:
+                with path.open("wb") as handle:
+                    pq.write_table(table, handle)
+            except OSError as error:  # s3fs's messages ("The specified bucket does not exist") name no object
+                raise OSError(f"could not write {path}: {error}") from error
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
         columns = (context.definition_metadata or {}).get("columns")
@@ -137,6 +144,12 @@ class ParquetIOManager(dg.UPathIOManager):
             {day: (lambda path=path: self.load_from_path(context, path)) for day, path in paths.items()}
         )
 
+    def make_directory(self, path: UPath) -> None:
+        # Object stores have no folders, and s3fs's mkdir would create a missing bucket rather
+        # than let the write fail on it.
+        if _is_local(path):
+            super().make_directory(path)
+
     def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, Any]:
         return {"dagster/row_count": _row_count(obj)} if obj is not None else {}
 
@@ -158,7 +171,9 @@ class ParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
     """Parquet files under `base_url` (a folder or s3://bucket/prefix)."""
 
     base_url: str
-    storage_options: dict[str, Any] = {}
+    storage_options: dict[str, Any] = {}  # s3fs options for an s3:// base (endpoint, region)
 
     def create_io_manager(self, context: dg.InitResourceContext) -> ParquetIOManager:
-        return ParquetIOManager(base_path=UPath(self.base_url, **self.storage_options))
+        base = UPath(self.base_url)
+        # A local UPath warns about storage options it would ignore anyway.
+        return ParquetIOManager(base_path=base if _is_local(base) else UPath(self.base_url, **self.storage_options))

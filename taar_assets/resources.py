@@ -6,11 +6,16 @@
 | TAAR_WHITELIST            | clients_daily.whitelist                | data/demo/whitelist.json         |
 | TAAR_STORAGE              | io_manager.base_url (intermediates)    | data/storage                     |
 | TAAR_PUBLISH              | publisher.location (published model)   | data/published                   |
+| TAAR_PUBLISH_LAYOUT       | publisher.layout: service | original   | service                          |
+| TAAR_PUBLISH_BZ2          | publisher.bz2 (1/true: add bz2 copies) | off                              |
 | TAAR_DUCKDB_MEMORY_LIMIT  | clients_daily.duckdb_memory_limit      | 3GB                              |
-| AWS_ENDPOINT_URL, AWS_REGION, AWS_* credentials | every s3:// location (read by s3fs/botocore) | unset |
+| TAAR_S3_ENDPOINT_URL      | storage_options endpoint_url (*)       | AWS_ENDPOINT_URL, else real AWS  |
+| TAAR_S3_REGION            | storage_options region_name (*)        | AWS_REGION / AWS_DEFAULT_REGION  |
+| AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE | S3 credentials, read by botocore | unset |
 
-Relative paths are resolved against the working directory (the project root when launched with
-`dg` or `dagster dev` from there).
+(*) s3fs `client_kwargs` in the `storage_options` of clients_daily, io_manager and publisher,
+used for their s3:// locations (local paths ignore them). Relative paths are resolved against
+the working directory (the project root when launched with `dg` or `dagster dev` from there).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
@@ -28,6 +34,10 @@ from taar_assets.lib.whitelist import load_whitelist
 DEMO_ROOT = "data/demo"
 
 
+def _first_set(environ: Mapping[str, str], *names: str) -> str | None:
+    return next((environ[name] for name in names if environ.get(name)), None)
+
+
 @dataclass(frozen=True)
 class Settings:
     clients_daily: str
@@ -35,6 +45,10 @@ class Settings:
     storage: str
     publish: str
     duckdb_memory_limit: str
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    publish_layout: str = "service"
+    publish_bz2: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -44,7 +58,21 @@ class Settings:
             storage=environ.get("TAAR_STORAGE", "data/storage"),
             publish=environ.get("TAAR_PUBLISH", "data/published"),
             duckdb_memory_limit=environ.get("TAAR_DUCKDB_MEMORY_LIMIT", "3GB"),
+            s3_endpoint_url=_first_set(environ, "TAAR_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL"),
+            s3_region=_first_set(environ, "TAAR_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+            publish_layout=environ.get("TAAR_PUBLISH_LAYOUT", "service"),
+            publish_bz2=environ.get("TAAR_PUBLISH_BZ2", "").lower() in ("1", "true", "yes"),
         )
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        """s3fs options for every s3:// location; empty when neither endpoint nor region is set."""
+        client_kwargs = {
+            key: value
+            for key, value in (("endpoint_url", self.s3_endpoint_url), ("region_name", self.s3_region))
+            if value
+        }
+        return {"client_kwargs": client_kwargs} if client_kwargs else {}
 
 
 class ClientsDailyResource(dg.ConfigurableResource):
@@ -53,12 +81,15 @@ class ClientsDailyResource(dg.ConfigurableResource):
     root: str
     whitelist: str
     duckdb_memory_limit: str = "3GB"
+    storage_options: dict[str, Any] = {}  # s3fs options for s3:// locations (endpoint, region)
 
     def window_files(self, window: clients_daily_lib.Window, require_end_day: bool) -> clients_daily_lib.WindowFiles:
-        return clients_daily_lib.find_window_files(self.root, window, require_end_day=require_end_day)
+        return clients_daily_lib.find_window_files(
+            self.root, window, require_end_day=require_end_day, storage_options=self.storage_options
+        )
 
     def load_whitelist(self) -> list[str]:
-        return load_whitelist(self.whitelist)
+        return load_whitelist(self.whitelist, self.storage_options)
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
@@ -70,7 +101,13 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
             root=settings.clients_daily,
             whitelist=settings.whitelist,
             duckdb_memory_limit=settings.duckdb_memory_limit,
+            storage_options=settings.storage_options,
         ),
-        "io_manager": ParquetIOManagerFactory(base_url=settings.storage),
-        "publisher": ModelPublisher(location=settings.publish),
+        "io_manager": ParquetIOManagerFactory(base_url=settings.storage, storage_options=settings.storage_options),
+        "publisher": ModelPublisher(
+            location=settings.publish,
+            layout=settings.publish_layout,
+            bz2=settings.publish_bz2,
+            storage_options=settings.storage_options,
+        ),
     }

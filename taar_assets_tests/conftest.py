@@ -40,3 +40,22 @@ def run_similarity(settings: Settings, instance=None, raise_on_error=True, run_c
         run_config=run_config,
         **partition,
     )
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """moto's S3 server on 127.0.0.1 for the session, with test credentials in the environment."""
+    from taar_assets_tests.s3_server import TEST_ENVIRONMENT, UNSET_ENVIRONMENT, local_s3_server
+
+    with pytest.MonkeyPatch.context() as environment, local_s3_server() as server:
+        for name, value in TEST_ENVIRONMENT.items():
+            environment.setenv(name, value)
+        for name in UNSET_ENVIRONMENT:
+            environment.delenv(name, raising=False)
+        yield server
+
+
+@pytest.fixture
+def bucket(s3) -> str:
+    """A fresh, empty bucket on the local S3 server."""
+    return s3.create_bucket()

@@ -233,3 +233,31 @@ def test_a_failing_blocking_check_stops_the_publish(settings):
 
 def with_schema_metadata_of(frame, original: pa.Table) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(original.schema.metadata)
+
+
+def test_backfilling_an_older_day_keeps_the_latest_files(settings):
+    run_similarity(settings, partition_key=DAY)
+    latest = published(settings, "donors.json")
+    run_similarity(settings, partition_key="2026-11-19")
+    assert published(settings, "manifest.json")["date"] == DAY
+    assert published(settings, "donors.json") == latest
+    assert (Path(settings.publish) / "donors20261119.json").is_file()
+
+
+def test_original_layout_and_bz2_are_configuration(settings):
+    from taar_assets.resources import Settings
+
+    configured = Settings.from_env({
+        "TAAR_CLIENTS_DAILY": settings.clients_daily,
+        "TAAR_WHITELIST": settings.whitelist,
+        "TAAR_STORAGE": settings.storage,
+        "TAAR_PUBLISH": settings.publish,
+        "TAAR_PUBLISH_LAYOUT": "original",
+        "TAAR_PUBLISH_BZ2": "1",
+    })
+    run_similarity(configured, partition_key=DAY)
+    donors = published(configured, "donors.json")
+    assert "city" in donors[0] and "subsession_hours_sum" in donors[0] and "geo_city" not in donors[0]
+    manifest = published(configured, "manifest.json")
+    assert manifest["layout"] == "original" and manifest["subsession_unit"] == "hours"
+    assert (Path(configured.publish) / "donors.json.2026-11-20.bz2").is_file()

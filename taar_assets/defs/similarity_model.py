@@ -55,9 +55,12 @@ def similarity_model(
     for day in context.partition_keys:
         files = model_documents(day, on_day(donor_pool, day), on_day(lr_curves, day), publisher.layout)
         urls = publisher.publish(dt.date.fromisoformat(day), files)
-        context.log.info(f"{day}: published {', '.join(urls['latest'])}")
         published["archive"] += urls["archive"]
-        published["latest"] = urls["latest"]
+        if urls["latest"]:
+            context.log.info(f"{day}: published {', '.join(urls['latest'])}")
+            published["latest"] = urls["latest"]
+        else:
+            context.log.info(f"{day}: archived only; the latest files already hold a later day")
     return dg.MaterializeResult(
         metadata={
             "layout": publisher.layout,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import fsspec
 
@@ -27,9 +29,10 @@ def parse_whitelist(text: str, location: str) -> list[str]:
     return list(dict.fromkeys(guids))
 
 
-def load_whitelist(location: str) -> list[str]:
+def load_whitelist(location: str, storage_options: Mapping[str, Any] | None = None) -> list[str]:
+    """Read and validate the whitelist at a path or URL (s3:// takes s3fs `storage_options`)."""
     try:
-        with fsspec.open(location, "rt", encoding="utf-8") as handle:
+        with fsspec.open(location, "rt", encoding="utf-8", **(storage_options or {})) as handle:
             text = handle.read()
     except FileNotFoundError as error:
         raise WhitelistError(f"whitelist not found at {location}") from error
