@@ -64,26 +64,43 @@ def run_latest(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="taar-assets", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    run = commands.add_parser("run", help="build and publish the model for the latest day of the input")
-    run.add_argument("--partition", help="day to build (YYYY-MM-DD); default: the input's latest day")
-    run.add_argument("--demo-clients", type=int, default=20_000, help="clients in generated demo data")
-    run.set_defaults(handler=run_latest)
-
-    commands.add_parser("demo-data", help="write a demo clients_daily dataset", add_help=False).set_defaults(
-        handler=None
+def main_run(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="taar-assets run", description="build and publish the model for the latest day of the input"
     )
-    args, rest = parser.parse_known_args(argv)
-    if args.command == "demo-data":
-        from taar_assets.lib.demo_data import main_demo_data
+    parser.add_argument("--partition", help="day to build (YYYY-MM-DD); default: the input's latest day")
+    parser.add_argument("--demo-clients", type=int, default=20_000, help="clients in generated demo data")
+    return run_latest(parser.parse_args(argv))
 
-        return main_demo_data(rest)
-    if rest:
-        parser.error(f"unrecognised arguments: {' '.join(rest)}")
-    return args.handler(args)
+
+def _demo_data(argv: list[str]) -> int:
+    from taar_assets.lib.demo_data import main_demo_data
+
+    return main_demo_data(argv)
+
+
+def _recommend(argv: list[str]) -> int:
+    from taar_assets.recommend_command import main_recommend
+
+    return main_recommend(argv)
+
+
+COMMANDS = {
+    "run": (main_run, "build and publish the model for the latest day of the input"),
+    "demo-data": (_demo_data, "write a demo clients_daily dataset"),
+    "recommend": (_recommend, "recommend add-ons for a JSON-lines file of client profiles"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        print("usage: taar-assets {" + ",".join(COMMANDS) + "} [options]   (add --help after a command)")
+        for name, (_, summary) in COMMANDS.items():
+            print(f"  {name:<10} {summary}")
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+    command, _ = COMMANDS[argv[0]]
+    return command(argv[1:])
 
 
 if __name__ == "__main__":

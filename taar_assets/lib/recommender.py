@@ -1,0 +1,488 @@
+"""The similarity recommender the way the TAAR service uses the published model (SPEC §6), vectorised.
+
+For a client, ``d_i`` is the SPEC §5 distance to donor i (``taar_assets.lib.distance``),
+``llr_i = ln(numerator / denominator)`` at the grid point of ``lr_curves.json`` nearest to
+``d_i``; donors with ``llr_i > 0`` add ``llr_i`` to the weight of every add-on they hold, and
+add-ons are returned by weight, descending, ties by add-on id. The client's installed add-ons
+are never recommended.
+
+Zero densities. The published curves are kernel densities, so far in their tails they can
+underflow to 0, where ``ln(n/d)`` is undefined. Per grid point:
+
+- numerator 0 (whatever the denominator): llr = -inf: no evidence of a match, the donor never
+  votes (``-inf`` is the only non-finite value ``donor_log_ratios`` can return);
+- denominator 0 with numerator > 0 (or a ratio overflowing float64): llr = the largest finite
+  llr of the curve, i.e. as strong as the strongest evidence the curve states, never infinite;
+- a curve with no grid point where both densities are positive is rejected (ModelError).
+
+Add-on weights are therefore always finite. A halfway distance between two grid points takes
+the lower one (what a first-minimum search over the grid, the service's way, does).
+
+No Dagster import: the service, the ``taar-assets recommend`` command and the benchmark use it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import fsspec
+import numpy as np
+from scipy import sparse
+
+from taar_assets.lib.distance import distances_to_one, paired_distances
+from taar_assets.lib.model_files import DONOR_KEYS, SECONDS_PER_HOUR, sha256
+
+PROFILE_FIELDS = (
+    "geo_city",
+    "locale",
+    "os",
+    "subsession_length",
+    "bookmark_count",
+    "tab_open_count",
+    "total_uri",
+    "unique_tlds",
+)
+CATEGORICAL_COUNT = 3  # PROFILE_FIELDS[:3] are categorical, the rest continuous (distance.py's order)
+LAYOUTS = tuple(DONOR_KEYS)
+SUBSESSION_UNITS = {"service": "seconds", "original": "hours"}
+DONORS_FILE, CURVES_FILE, MANIFEST_FILE = "donors.json", "lr_curves.json", "manifest.json"
+
+# recommend_batch computes the distances of at most this many (client, donor) pairs at once (8
+# clients at 1,000 donors): the working arrays (~0.5 MB) stay in the CPU cache. Measured on the
+# demo model, 2^13 pairs gave ~6,000 clients/s and 2^18 pairs (~60 MB) ~3,500 clients/s.
+BATCH_PAIRS = 1 << 13
+# A client's categorical value no donor has: equal to no donor's code.
+UNKNOWN_CATEGORY = -1
+
+
+class ModelError(ValueError):
+    """The published model is malformed; the message names the file and what is wrong."""
+
+
+class ProfileError(ValueError):
+    """A client profile lacks a required field or has a value of the wrong type; the message names it."""
+
+
+@dataclass(frozen=True, eq=False)
+class SimilarityModel:
+    """The donors and LR curves of one published model, ready to score clients.
+
+    ``donor_categorical`` is ``(n, 3)`` str (geo_city, locale, os; missing as ""),
+    ``donor_continuous`` ``(n, 5)`` float64 in service units (subsession_length in seconds;
+    missing as 0), ``donor_addons`` each donor's add-on ids, ``grid`` the curves' x (strictly
+    increasing) and ``grid_log_ratios`` ln LR at each grid point (zero densities: module
+    docstring). ``layout`` is the layout the files were published in, ``manifest`` the parsed
+    manifest.json (None without one).
+    """
+
+    donor_categorical: np.ndarray
+    donor_continuous: np.ndarray
+    donor_addons: tuple[tuple[str, ...], ...]
+    grid: np.ndarray
+    grid_log_ratios: np.ndarray
+    layout: str = "service"
+    manifest: Mapping[str, Any] | None = None
+    # Derived in __post_init__: categoricals as integer codes (distance.py compares them much
+    # faster than strings), add-on ids sorted (so index order is id order) and the
+    # (add-ons x donors) incidence matrix that turns donor votes into add-on weights.
+    _category_codes: dict[str, int] = field(init=False, repr=False)
+    _donor_codes: np.ndarray = field(init=False, repr=False)
+    _addon_ids: tuple[str, ...] = field(init=False, repr=False)
+    _addon_index: dict[str, int] = field(init=False, repr=False)
+    _addons_by_donor: sparse.csr_array = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        donors = len(self.donor_addons)
+        if self.donor_categorical.shape != (donors, CATEGORICAL_COUNT) or self.donor_continuous.shape != (
+            donors,
+            len(PROFILE_FIELDS) - CATEGORICAL_COUNT,
+        ):
+            raise ModelError(
+                f"donor matrices of shapes {self.donor_categorical.shape} and {self.donor_continuous.shape} "
+                f"do not fit {donors} donors"
+            )
+        if self.grid.ndim != 1 or self.grid.shape != self.grid_log_ratios.shape:
+            raise ModelError(f"grid {self.grid.shape} and log ratios {self.grid_log_ratios.shape} differ")
+
+        codes = {value: code for code, value in enumerate(np.unique(self.donor_categorical).tolist())}
+        addon_ids = tuple(sorted({guid for addons in self.donor_addons for guid in addons}))
+        addon_index = {guid: index for index, guid in enumerate(addon_ids)}
+        donor_of_entry = np.repeat(np.arange(donors), [len(addons) for addons in self.donor_addons])
+        addon_of_entry = [addon_index[guid] for addons in self.donor_addons for guid in addons]
+        # A donor listing an add-on twice votes twice for it, as the service's Counter does.
+        addons_by_donor = sparse.csr_array(
+            (np.ones(len(addon_of_entry)), (addon_of_entry, donor_of_entry)), shape=(len(addon_ids), donors)
+        )
+        addons_by_donor.sum_duplicates()  # sorted indices: every add-on sums its voters in donor order
+        derived = {
+            "_category_codes": codes,
+            "_donor_codes": _encoded(self.donor_categorical.tolist(), codes),
+            "_addon_ids": addon_ids,
+            "_addon_index": addon_index,
+            "_addons_by_donor": addons_by_donor,
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
+
+    # ---------------------------------------------------------------------------------------
+    # Construction
+    # ---------------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, location: str, storage_options: Mapping[str, Any] | None = None) -> SimilarityModel:
+        """Read the model published at ``location`` (a folder or ``s3://bucket/prefix``).
+
+        The manifest's ``layout`` says how donors.json is written; without a manifest it is
+        inferred from the donors' keys (geo_city/subsession_length: service; city/
+        subsession_hours_sum: original, hours converted to seconds). The manifest's sha256 of
+        each file, where present, must match. Raises ModelError naming the file otherwise.
+        """
+        location = str(location).rstrip("/")
+        fs, base = fsspec.core.url_to_fs(location, **dict(storage_options or {}))
+        base = base.rstrip("/")
+
+        def url(name: str) -> str:
+            return f"{location}/{name}"
+
+        def read(name: str) -> bytes | None:
+            try:
+                return fs.cat_file(f"{base}/{name}")
+            except FileNotFoundError:
+                return None
+
+        documents = {name: read(name) for name in (DONORS_FILE, CURVES_FILE)}
+        for name, data in documents.items():
+            if data is None:
+                raise ModelError(f"model file {url(name)} not found")
+        manifest_bytes = read(MANIFEST_FILE)
+        manifest = None
+        if manifest_bytes is not None:
+            manifest = _parsed_json(manifest_bytes, url(MANIFEST_FILE))
+            _check_manifest(manifest, documents, url)
+        donors = _parsed_json(documents[DONORS_FILE], url(DONORS_FILE))
+        curves = _parsed_json(documents[CURVES_FILE], url(CURVES_FILE))
+        layout = manifest["layout"] if manifest is not None else _inferred_layout(donors, url(DONORS_FILE))
+        return cls._from_documents(donors, curves, layout, manifest, url(DONORS_FILE), url(CURVES_FILE))
+
+    @classmethod
+    def from_records(
+        cls,
+        donors: list[dict],
+        lr_curves: list,
+        layout: str = "service",
+        manifest: Mapping[str, Any] | None = None,
+    ) -> SimilarityModel:
+        """Build from the parsed contents of donors.json and lr_curves.json in ``layout``.
+
+        Validated as ``load`` does (ModelError naming "donors.json" or "lr_curves.json");
+        ``manifest`` is kept as given.
+        """
+        return cls._from_documents(donors, lr_curves, layout, manifest, DONORS_FILE, CURVES_FILE)
+
+    @classmethod
+    def _from_documents(cls, donors, curves, layout, manifest, donors_source: str, curves_source: str):
+        if layout not in LAYOUTS:
+            raise ModelError(f"unknown layout {layout!r}; expected one of {list(LAYOUTS)}")
+        categorical, continuous, addons = _donor_features(donors, layout, donors_source)
+        grid, numerator, denominator = _curve_columns(curves, curves_source)
+        return cls(
+            donor_categorical=categorical,
+            donor_continuous=continuous,
+            donor_addons=addons,
+            grid=grid,
+            grid_log_ratios=_log_ratios(numerator, denominator, curves_source),
+            layout=layout,
+            manifest=manifest,
+        )
+
+    # ---------------------------------------------------------------------------------------
+    # Scoring
+    # ---------------------------------------------------------------------------------------
+
+    @property
+    def donor_count(self) -> int:
+        return len(self.donor_addons)
+
+    def donor_log_ratios(self, profile: Mapping) -> np.ndarray:
+        """llr of every donor for one client (float64, length donor_count; -inf: never votes)."""
+        categorical, continuous = self._client_features([_features(profile, PROFILE_FIELDS)])
+        distances = distances_to_one(categorical[0], continuous[0], self._donor_codes, self.donor_continuous)
+        return self.grid_log_ratios[nearest_grid_points(self.grid, distances)]
+
+    def recommend(
+        self, profile: Mapping, limit: int | None = 10, exclude: Iterable[str] = ()
+    ) -> list[tuple[str, float]]:
+        """``(addon_id, weight)`` for one client, best first, at most ``limit`` (None: all).
+
+        Leaves out the profile's ``installed_addons`` and ``exclude``. Raises ProfileError.
+        """
+        _check_limit(limit)
+        if isinstance(exclude, str):
+            raise TypeError("exclude must be a collection of add-on ids, not a string")
+        weights = self._addon_weights(self.donor_log_ratios(profile)[np.newaxis, :])[0]
+        return self._best_addons(weights, {*_installed_addons(profile), *exclude}, limit)
+
+    def recommend_batch(self, profiles: Sequence[Mapping], limit: int | None = 10) -> list[list[tuple[str, float]]]:
+        """``recommend`` for each profile (without ``exclude``), computed a chunk of clients at a time.
+
+        Gives exactly the single-client results. A ProfileError names the profile's index.
+        """
+        _check_limit(limit)
+        rows, installed = [], []
+        for index, profile in enumerate(profiles):
+            try:
+                rows.append(_features(profile, PROFILE_FIELDS))
+                installed.append(_installed_addons(profile))
+            except ProfileError as error:
+                raise ProfileError(f"profile {index}: {error}") from None
+        categorical, continuous = self._client_features(rows)
+        clients_per_chunk = max(1, BATCH_PAIRS // max(1, self.donor_count))
+        recommendations = []
+        for start in range(0, len(profiles), clients_per_chunk):
+            chunk = slice(start, start + clients_per_chunk)
+            weights = self._addon_weights(self._log_ratio_matrix(categorical[chunk], continuous[chunk]))
+            recommendations += [
+                self._best_addons(row, set(excluded), limit) for row, excluded in zip(weights, installed[chunk])
+            ]
+        return recommendations
+
+    def _client_features(self, rows: list[list]) -> tuple[np.ndarray, np.ndarray]:
+        """(clients x 3) category codes and (clients x 5) continuous values of ``_features`` rows."""
+        continuous_count = len(PROFILE_FIELDS) - CATEGORICAL_COUNT
+        return (
+            _encoded([row[:CATEGORICAL_COUNT] for row in rows], self._category_codes).reshape(-1, CATEGORICAL_COUNT),
+            np.array([row[CATEGORICAL_COUNT:] for row in rows], dtype=np.float64).reshape(-1, continuous_count),
+        )
+
+    def _log_ratio_matrix(self, categorical: np.ndarray, continuous: np.ndarray) -> np.ndarray:
+        """(clients x donors) llr; distance.py pairs row i with row i, so every client is
+        repeated once per donor and the donors tiled once per client."""
+        clients, donors = len(categorical), self.donor_count
+        distances = paired_distances(
+            np.repeat(categorical, donors, axis=0),
+            np.repeat(continuous, donors, axis=0),
+            np.tile(self._donor_codes, (clients, 1)),
+            np.tile(self.donor_continuous, (clients, 1)),
+        ).reshape(clients, donors)
+        return self.grid_log_ratios[nearest_grid_points(self.grid, distances)]
+
+    def _addon_weights(self, log_ratios: np.ndarray) -> np.ndarray:
+        """(clients x add-ons) summed llr of the voting donors (llr > 0) holding each add-on."""
+        votes = np.where(log_ratios > 0, log_ratios, 0.0)  # where, not a product: -inf * 0 is NaN
+        return (self._addons_by_donor @ votes.T).T
+
+    def _best_addons(self, weights: np.ndarray, excluded: set[str], limit: int | None) -> list[tuple[str, float]]:
+        eligible = weights > 0
+        eligible[[self._addon_index[guid] for guid in excluded if guid in self._addon_index]] = False
+        candidates = np.flatnonzero(eligible)
+        # Candidates are in add-on id order, so a stable sort breaks weight ties by id.
+        best = candidates[np.argsort(-weights[candidates], kind="stable")][:limit]
+        return [(self._addon_ids[index], float(weights[index])) for index in best]
+
+
+def validate_profile(profile: Mapping) -> None:
+    """Raise ProfileError naming the field if ``profile`` cannot be scored.
+
+    Required: every PROFILE_FIELDS key; categoricals a string or None (= ""), continuous
+    features a finite number or None (= 0); NaN counts as None. Optional: ``installed_addons``,
+    a list of add-on ids.
+    """
+    _features(profile, PROFILE_FIELDS)
+    _installed_addons(profile)
+
+
+def nearest_grid_points(grid: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """Index of the point of ``grid`` (strictly increasing) nearest to each distance.
+
+    A distance exactly halfway between two points takes the lower one, as a search for the
+    first minimum of ``|grid - d|`` does; distances outside the grid take its end points.
+    """
+    if len(grid) == 1:
+        return np.zeros(np.shape(distances), dtype=np.intp)
+    upper = np.clip(np.searchsorted(grid, distances), 1, len(grid) - 1)
+    lower = upper - 1
+    return np.where(distances - grid[lower] <= grid[upper] - distances, lower, upper)
+
+
+# ------------------------------------------------------------------------------------------
+# Parsing and validation
+# ------------------------------------------------------------------------------------------
+
+
+def _features(record: Mapping, keys: Sequence[str], also_required: Sequence[str] = ()) -> list:
+    """The 3 categorical (None/NaN -> "") then 5 continuous (None/NaN -> 0.0) values of ``record``,
+    read under ``keys`` (PROFILE_FIELDS order in some layout)."""
+    if not isinstance(record, Mapping):
+        raise ProfileError(f"must be a JSON object, got {type(record).__name__}")
+    missing = [key for key in (*keys, *also_required) if key not in record]
+    if missing:
+        raise ProfileError(f"missing required field(s) {missing}")
+    values: list = []
+    # NaN counts as missing, as in distance.feature_matrices: it is pandas' missing value.
+    for key in keys[:CATEGORICAL_COUNT]:
+        value = record[key]
+        if _missing(value):
+            value = ""
+        elif not isinstance(value, str):
+            raise ProfileError(f"field {key!r} must be a string or null, got {value!r}")
+        values.append(value)
+    for key in keys[CATEGORICAL_COUNT:]:
+        value = record[key]
+        if _missing(value):
+            value = 0.0
+        elif isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isinf(value):
+            raise ProfileError(f"field {key!r} must be a finite number or null, got {value!r}")
+        values.append(float(value))
+    return values
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _addon_list(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(guid, str) for guid in value):
+        raise ProfileError(f"field {key!r} must be a list of add-on id strings, got {value!r}")
+    return tuple(value)
+
+
+def _installed_addons(profile: Mapping) -> tuple[str, ...]:
+    installed = profile.get("installed_addons")
+    return () if installed is None else _addon_list(installed, "installed_addons")
+
+
+def _encoded(rows: list[list[str]], codes: Mapping[str, int]) -> np.ndarray:
+    return np.array([[codes.get(value, UNKNOWN_CATEGORY) for value in row] for row in rows], dtype=np.int64)
+
+
+def _layout_keys(layout: str) -> tuple[str, ...]:
+    """The donors.json key of each PROFILE_FIELDS entry in ``layout``."""
+    column_of = {key: column for column, key in DONOR_KEYS["service"].items()}
+    return tuple(DONOR_KEYS[layout][column_of[name]] for name in PROFILE_FIELDS)
+
+
+def _check_donor_list(donors: Any, source: str) -> None:
+    if not isinstance(donors, list) or not donors:
+        raise ModelError(f"{source} must be a non-empty JSON list of donors, got {_preview(donors)}")
+
+
+def _inferred_layout(donors: Any, source: str) -> str:
+    _check_donor_list(donors, source)
+    keys = set(donors[0]) if isinstance(donors[0], Mapping) else set()
+    service = bool(keys & {"geo_city", "subsession_length"})
+    original = bool(keys & {"city", "subsession_hours_sum"})
+    if service != original:
+        return "service" if service else "original"
+    raise ModelError(
+        f"{source}: without a manifest the layout is read from the donors' keys, but donor 0 has "
+        f"{sorted(keys)}: expected geo_city/subsession_length (service) or city/subsession_hours_sum (original)"
+    )
+
+
+def _donor_features(donors: Any, layout: str, source: str) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """(categorical, continuous in seconds, add-on lists) of the donors, validated."""
+    _check_donor_list(donors, source)
+    keys = _layout_keys(layout)
+    addons_key = DONOR_KEYS[layout]["active_addons"]
+    categorical, continuous, addons = [], [], []
+    for index, donor in enumerate(donors):
+        try:
+            values = _features(donor, keys, also_required=(addons_key,))
+            addons.append(_addon_list(donor[addons_key], addons_key))
+        except ProfileError as error:
+            raise ModelError(f"{source}: donor {index} ({layout} layout): {error}") from None
+        categorical.append(values[:CATEGORICAL_COUNT])
+        continuous.append(values[CATEGORICAL_COUNT:])
+    continuous_matrix = np.array(continuous, dtype=np.float64)
+    if layout == "original":
+        continuous_matrix[:, 0] *= SECONDS_PER_HOUR  # subsession_hours_sum -> subsession_length
+    return np.array(categorical, dtype=str), continuous_matrix, tuple(addons)
+
+
+def _curve_columns(curves: Any, source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, numerator, denominator) of ``[[x, [numerator, denominator]], ...]``, validated."""
+    if not isinstance(curves, list) or not curves:
+        raise ModelError(
+            f"{source} must be a non-empty JSON list of [x, [numerator, denominator]], got {_preview(curves)}"
+        )
+    rows = []
+    for index, point in enumerate(curves):
+        shaped = (
+            isinstance(point, (list, tuple))
+            and len(point) == 2
+            and isinstance(point[1], (list, tuple))
+            and len(point[1]) == 2
+        )
+        if not shaped:
+            raise ModelError(f"{source}: point {index} must be [x, [numerator, denominator]], got {_preview(point)}")
+        row = (point[0], *point[1])
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in row):
+            raise ModelError(f"{source}: point {index} must hold finite numbers, got {_preview(point)}")
+        if row[1] < 0 or row[2] < 0:
+            raise ModelError(f"{source}: point {index} has a negative density: {_preview(point)}")
+        rows.append(row)
+    columns = np.array(rows, dtype=np.float64)
+    not_increasing = np.flatnonzero(np.diff(columns[:, 0]) <= 0)
+    if len(not_increasing):
+        raise ModelError(f"{source}: x must be strictly increasing, but point {not_increasing[0] + 1} is not")
+    return columns[:, 0], columns[:, 1], columns[:, 2]
+
+
+def _log_ratios(numerator: np.ndarray, denominator: np.ndarray, source: str) -> np.ndarray:
+    """ln(numerator / denominator) per grid point, zero densities as the module docstring says."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_ratios = np.log(numerator / denominator)
+    log_ratios[numerator == 0] = -np.inf  # also 0/0, which is NaN
+    finite = np.isfinite(log_ratios)
+    if not finite.any():
+        raise ModelError(f"{source}: no grid point has both densities positive, so no ratio is defined")
+    log_ratios[np.isposinf(log_ratios)] = log_ratios[finite].max()
+    return log_ratios
+
+
+def _check_manifest(manifest: Any, documents: Mapping[str, bytes], url: Callable[[str], str]) -> None:
+    """The manifest names a known layout (and its unit) and its checksums match the files."""
+    source = url(MANIFEST_FILE)
+    if not isinstance(manifest, Mapping):
+        raise ModelError(f"{source} must be a JSON object, got {_preview(manifest)}")
+    layout = manifest.get("layout")
+    if layout not in LAYOUTS:
+        raise ModelError(f"{source}: layout must be one of {list(LAYOUTS)}, got {layout!r}")
+    unit = manifest.get("subsession_unit", SUBSESSION_UNITS[layout])
+    if unit != SUBSESSION_UNITS[layout]:
+        raise ModelError(f"{source}: layout {layout!r} has subsession_unit {SUBSESSION_UNITS[layout]!r}, not {unit!r}")
+    files = manifest.get("files", {})
+    if not isinstance(files, Mapping):
+        raise ModelError(f"{source}: files must be an object, got {_preview(files)}")
+    for name, data in documents.items():
+        entry = files.get(name)
+        expected = entry.get("sha256") if isinstance(entry, Mapping) else None
+        if expected is not None and expected != sha256(data):
+            raise ModelError(
+                f"{url(name)} does not match {source}: its sha256 is {sha256(data)}, the manifest says {expected}"
+            )
+
+
+def _parsed_json(data: bytes, source: str) -> Any:
+    def reject(constant: str) -> None:
+        raise ValueError(f"{constant} is not a number JSON allows")
+
+    try:
+        return json.loads(data, parse_constant=reject)
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ModelError(f"{source} is not valid JSON: {error}") from None
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 0):
+        raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
+
+
+def _preview(value: Any, length: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= length else f"{text[: length - 3]}..."

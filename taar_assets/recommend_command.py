@@ -1,0 +1,170 @@
+"""`taar-assets recommend`: similarity recommendations for a file of client profiles.
+
+    taar-assets recommend --model data/published --profiles clients.jsonl [--limit 10] [--ranker-config ranker.json]
+
+Input: one JSON object per line with the service's profile fields (``PROFILE_FIELDS`` of
+``taar_assets.lib.recommender``), optionally ``installed_addons`` (never recommended) and
+``client_id`` (a string, echoed back). Blank lines are ignored.
+
+Output: one JSON line per client on stdout, in input order:
+``{"client_id": ..., "recommendations": [{"addon_id": ..., "source": "similarity", "weight": ...}, ...]}``.
+
+With ``--ranker-config`` (a JSON object for ``RankerConfig.from_dict``) every client's
+similarity candidates (all of them, the limit applies after ranking) go through
+``taar_assets.lib.ranker.rank``, shuffled per client_id when random ranking is on; a final
+stderr line reports ``{"ranker_metrics": {...}}``. Similarity is the only candidate source so
+far and there is no heavy model: candidates carry the weight as ``source_score`` and no
+predicted score, so heavy ranking keeps the similarity order.
+
+A bad line stops the command: the clients before it have been printed, the error names the
+line number and the problem, and the exit code is 2. Stopping rather than skipping keeps the
+output an exact prefix of the input, so nothing is silently missing and a caller can resume
+after fixing the line (a wrong file also gives one error, not one per line).
+
+An ``s3://`` model is read with the pipeline's S3 settings (``TAAR_S3_ENDPOINT_URL``,
+``TAAR_S3_REGION`` and the usual ``AWS_*`` variables).
+
+Exit codes: 0 done; 1 the model cannot be loaded; 2 bad input (arguments, the profiles file,
+a line, the ranker configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+
+from taar_assets.lib.ranker import Candidate, RankerConfig, RankerMetrics, rank
+from taar_assets.lib.recommender import ModelError, SimilarityModel, validate_profile
+
+SOURCE = "similarity"
+# Clients scored together by recommend_batch; the output of a block is printed before the next is read.
+BLOCK_CLIENTS = 1024
+
+
+class ProfilesFileError(ValueError):
+    """The profiles file cannot be opened, or one of its lines cannot be scored."""
+
+
+def main_recommend(argv: list[str] | None = None) -> int:
+    """Run the command with ``argv`` (default: sys.argv); returns the exit code."""
+    args = _parser().parse_args(argv)
+    ranker = None
+    if args.ranker_config:
+        try:
+            with open(args.ranker_config, encoding="utf-8") as handle:
+                ranker = RankerConfig.from_dict(json.load(handle))
+        except (OSError, ValueError, TypeError) as error:
+            return _fail(f"ranker config {args.ranker_config}: {error}", 2)
+    try:
+        model = SimilarityModel.load(args.model, _storage_options(args.model))
+    except (ModelError, OSError) as error:
+        return _fail(f"cannot load the model at {args.model}: {error}", 1)
+
+    metrics = RankerMetrics()
+    try:
+        for block in _blocks(args.profiles):
+            _print_block(model, block, args.limit, ranker, metrics)
+    except ProfilesFileError as error:
+        return _fail(str(error), 2)
+    finally:
+        if ranker is not None:
+            print(json.dumps({"ranker_metrics": metrics.as_dict()}), file=sys.stderr)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taar-assets recommend",
+        description="Similarity recommendations, one JSON line per client of a JSON-lines profiles file.",
+    )
+    parser.add_argument("--model", required=True, help="where the model is published: a folder or s3://bucket/prefix")
+    parser.add_argument("--profiles", required=True, help="JSON-lines file, one client profile per line")
+    parser.add_argument("--limit", type=_non_negative, default=10, help="recommendations per client (default 10)")
+    parser.add_argument("--ranker-config", help="JSON file of RankerConfig settings; ranks the candidates")
+    return parser
+
+
+def _storage_options(location: str) -> dict:
+    """The s3fs options the pipeline uses (TAAR_S3_ENDPOINT_URL, AWS_REGION, ...) for an s3:// model."""
+    if not location.startswith("s3://"):
+        return {}
+    from taar_assets.resources import Settings  # imports Dagster: only when S3 needs it
+
+    return Settings.from_env().storage_options
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def _blocks(path: str) -> Iterator[list[tuple[str | None, dict]]]:
+    """(client_id, profile) of the lines, BLOCK_CLIENTS at a time; the block before a bad line
+    is yielded before ProfilesFileError is raised, so its clients are printed."""
+    block: list[tuple[str | None, dict]] = []
+    # Opened apart from the `with` so that only opening errors (not output ones) are reported as
+    # the file's; bytes, so that a line that is not UTF-8 is reported with its number.
+    try:
+        lines = open(path, "rb")  # noqa: SIM115
+    except OSError as error:
+        raise ProfilesFileError(f"cannot read profiles {path}: {error}") from None
+    with lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                block.append(_client(line))
+            except (TypeError, ValueError) as error:  # ValueError: also ProfileError, JSON and UTF-8 errors
+                if block:
+                    yield block
+                raise ProfilesFileError(f"{path} line {number}: {error}") from None
+            if len(block) == BLOCK_CLIENTS:
+                yield block
+                block = []
+    if block:
+        yield block
+
+
+def _client(line: bytes) -> tuple[str | None, dict]:
+    profile = json.loads(line)
+    if not isinstance(profile, dict):
+        raise TypeError(f"expected a JSON object, got {type(profile).__name__}")
+    client_id = profile.get("client_id")
+    if client_id is not None and not isinstance(client_id, str):
+        raise TypeError(f"client_id must be a string, got {client_id!r}")
+    validate_profile(profile)
+    return client_id, profile
+
+
+def _print_block(
+    model: SimilarityModel,
+    block: list[tuple[str | None, dict]],
+    limit: int,
+    ranker: RankerConfig | None,
+    metrics: RankerMetrics,
+) -> None:
+    # The ranker may move any candidate into the top `limit`, so it sees them all.
+    recommendations = model.recommend_batch([profile for _, profile in block], limit=None if ranker else limit)
+    for (client_id, _), addons in zip(block, recommendations):
+        candidates = [Candidate(addon_id=guid, source=SOURCE, source_score=weight) for guid, weight in addons]
+        if ranker is not None:
+            candidates = rank(candidates, ranker, metrics=metrics, random_key=client_id)[:limit]
+        output = {
+            "client_id": client_id,
+            "recommendations": [
+                {"addon_id": c.addon_id, "source": c.source, "weight": c.source_score} for c in candidates
+            ],
+        }
+        print(json.dumps(output))
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"taar-assets recommend: {message}", file=sys.stderr)
+    return code
