@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import dagster as dg
@@ -14,6 +15,10 @@ from taar_assets.io_managers import ArrowTable, provenance
 from taar_assets.lib import model_checks
 from taar_assets.lib.model_checks import Verdict
 from taar_assets.partitions import daily_partitions
+
+
+# Checks on a partitioned asset need its partitions (else they load every partition): a preview API.
+warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*")
 
 
 def _frame(value: pd.DataFrame | pa.Table) -> pd.DataFrame:
