@@ -8,7 +8,9 @@ What a reader of the latest objects (the TAAR service) can rely on:
   already replaced are put back: donors.json, lr_curves.json and manifest.json (and their bz2
   copies) are always from the same day. Only a process killed outright between two of those
   PUTs can leave them mixed, until the day is published again;
-- publishing a day again writes the same objects again (idempotent).
+- publishing a day again writes the same objects again (idempotent);
+- the latest objects never move back in time: publishing an older day (a backfill) writes only
+  its archive objects.
 
 Errors name the object (`s3://bucket/key`). Permanent ones (missing bucket, access denied, a
 malformed request) bypass the asset's RetryPolicy; the others (network, throttling, 5xx) are
