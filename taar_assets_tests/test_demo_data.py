@@ -15,7 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from taar_assets.lib import demo_data
+from taar_assets.lib.addon_metadata import load_addon_metadata, producer_signals
 from taar_assets.lib.demo_data import DemoSpec, DemoSummary, main_demo_data, write_demo_dataset
+from taar_assets.lib.ranker import ProducerQuality, ProducerQualityRule
 
 END = dt.date(2024, 3, 31)
 SPEC = DemoSpec(clients=2_000, days=30, end_date=END, seed=7)
@@ -364,3 +366,69 @@ def test_command_line_rejects_a_bad_argument(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "clients" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_addon_metadata_describes_every_extension(dataset, addons, whitelist):
+    summary, _ = dataset
+    assert summary.addon_metadata == summary.whitelist.parent / "addon_metadata.json"
+    metadata = load_addon_metadata(str(summary.addon_metadata))
+    assert len(metadata) == SPEC.whitelist_size + demo_data.NON_WHITELISTED_EXTENSIONS
+    assert set(whitelist) <= set(metadata)
+    records = addons.to_pylist()
+    extensions = {r["addon_id"] for r in records if r["type"] == "extension" and not r["is_system"]}
+    assert extensions <= set(metadata)
+    assert not {r["addon_id"] for r in records if r["is_system"] or r["type"] != "extension"} & set(metadata)
+    names = {r["addon_id"]: r["name"] for r in records}
+    assert all(metadata[guid].name == name for guid, name in names.items() if guid in metadata)
+
+
+def test_addon_metadata_is_realistic(dataset, whitelist):
+    metadata = load_addon_metadata(str(dataset[0].addon_metadata))
+    users = np.array([info.weekly_users for info in metadata.values()])
+    listed = np.array([guid in set(whitelist) for guid in metadata])
+    # Skewed audiences; the curated add-ons are the popular ones.
+    assert users.max() > 1000 * np.median(users)
+    assert np.median(users[listed]) > 20 * np.median(users[~listed])
+    # Producers publish one or several add-ons; a few are low quality, a few subscribed.
+    per_producer = Counter(info.producer for info in metadata.values())
+    assert 3 < max(per_producer.values()) < 60 and sum(n == 1 for n in per_producer.values()) > 0.5 * len(per_producer)
+    signals = producer_signals(metadata)
+    verdicts = Counter(ProducerQualityRule().classify(s) for s in signals.values())
+    assert 0.01 < verdicts[ProducerQuality.LOW] / len(signals) < 0.2
+    assert verdicts[ProducerQuality.HIGH] > 0 and verdicts[ProducerQuality.NEUTRAL] > 0
+    subscribed = {info.producer for info in metadata.values() if info.subscribed}
+    assert 0 < len(subscribed) < 0.1 * len(per_producer)
+    assert any(metadata[guid].subscribed for guid in whitelist)
+    flagged = [info for info in metadata.values() if info.policy_violation or info.abuse_flagged]
+    assert 0 < len(flagged) < 0.1 * len(metadata)
+    assert all(info.average_rating == 0 for info in metadata.values() if info.rating_count == 0)
+
+
+def test_addon_metadata_is_deterministic(tmp_path):
+    spec = DemoSpec(clients=100, days=3, end_date=END, seed=5)
+    first = write_demo_dataset(tmp_path / "first", spec).addon_metadata.read_bytes()
+    assert write_demo_dataset(tmp_path / "again", spec).addon_metadata.read_bytes() == first
+    other = DemoSpec(clients=100, days=3, end_date=END, seed=6)
+    assert write_demo_dataset(tmp_path / "other", other).addon_metadata.read_bytes() != first
+
+
+def test_groups_are_personas_in_the_features_the_similarity_distance_reads(dataset):
+    """OS, big city and engagement depend on the group, so city/locale/os and the five engagement
+    numbers (SPEC section 5) carry taste information."""
+    summary, table = dataset
+    truth = pq.read_table(summary.groups)
+    group_of = dict(zip(truth.column("client_id").to_pylist(), truth.column("group").to_pylist()))
+    columns = ["client_id", "os", "city", "subsession_hours_sum", "places_bookmarks_count_mean",
+               "scalar_parent_browser_engagement_total_uri_count_sum"]
+    rows = table.select(columns).to_pandas().dropna()
+    rows = rows.drop_duplicates("client_id").assign(group=lambda f: f["client_id"].map(group_of))
+    dominant_os = rows.groupby("group")["os"].agg(lambda os: os.value_counts(normalize=True).iloc[0])
+    assert dominant_os.mean() > 0.75, dominant_os.mean()
+
+    engagement = np.log(rows[columns[3:]].to_numpy(dtype=float) + 1.0)
+    groups = rows["group"].to_numpy()
+    rng = np.random.default_rng(0)
+    first, second = rng.integers(len(rows), size=(2, 20_000))
+    gap = np.abs(engagement[first] - engagement[second]).sum(axis=1)
+    same = (groups[first] == groups[second]) & (first != second)
+    assert gap[same].mean() < 0.5 * gap[~same].mean(), (gap[same].mean(), gap[~same].mean())

@@ -2,11 +2,12 @@
 
 The data exists to show that the recommender finds structure that is really there, so it has
 some: every client belongs to one planted group, and the group decides which whitelisted
-add-ons the client tends to install, its likely locales (and so cities), its OS mix and its
+add-ons the client tends to install, its likely locales and cities, its OS and its
 engagement levels. Around that signal sits the dirt the pipeline must clean away: null ids,
 other channels and apps, system add-ons, themes, dictionaries, disabled and sideloaded
 add-ons, add-ons outside the whitelist, lists too short or too long, and clients whose add-ons
-change between the days they are seen.
+change between the days they are seen. Alongside it, `addon_metadata.json` describes every
+extension's producer, audience, ratings and flags (the optional TAAR_ADDON_METADATA input).
 
 Generation is vectorised and streamed one day at a time: the per-client state (about 10
 add-on entries per client) is built once, then each day selects the clients seen that day and
@@ -29,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from taar_assets.lib.addon_metadata import AddonInfo, addon_metadata_json
 
 DAY_FOLDER_PREFIX = "submission_date_s3="
 DAY_FILE_NAME = "part-0.parquet"
@@ -155,8 +158,26 @@ BASE62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 # --- How clients behave ----------------------------------------------------------------
 
+GROUP_SIZE_CONCENTRATION = 8.0  # Dirichlet concentration of group sizes: higher, more even
 POPULAR_ADDONS = 5  # whitelisted add-ons shared by most groups' tastes
 POPULAR_IN_GROUP_PROBABILITY = 0.6
+POPULAR_WEIGHT = 0.1  # sampling weight of a popular add-on in a taste (core weights run 1 down to ~0.08)
+# Groups are personas planted in every feature the similarity distance reads (city, locale,
+# OS, engagement), so that those features really predict taste, and each locale mixes several
+# groups. Why these strengths: with 12 groups, one home locale per group, popular add-ons at
+# weight 0.5 and engagement spread 0.5, locale popularity already hit 69% of evaluation
+# clients at 10 (evaluation.py) and even the planted group's own popularity only 90%, so no
+# recommender reading these features could double locale popularity.
+HOME_LOCALE_WEIGHTS = (0.55, 0.15)  # a group's first and second home locale; the rest follows LOCALES' shares
+HOME_CITY_BOOST = 2.0  # a group's home city in a locale gets this many times the locale's big-city weight on top
+DOMINANT_OS_SHARE = (0.6, 0.25, 0.15)  # which OS (OS_NAMES order) dominates a group
+DOMINANT_OS_WEIGHT = 0.9
+# Group medians of hours per active day, bookmarks, tabs opened per hour, URIs per hour and
+# unique domains per day, drawn log-uniformly from these ranges.
+ENGAGEMENT_RANGES = ((0.3, 10.0), (2.0, 3000.0), (2.0, 60.0), (5.0, 800.0), (1.0, 100.0))
+ENGAGEMENT_SPREAD = 0.1  # standard deviation of a client's log engagement level around its group's
+DAILY_HOURS_SPREAD = 0.2  # day-to-day log variation of session hours (and so of tabs and URIs)
+DAILY_DOMAINS_SPREAD = 0.15  # day-to-day log variation of unique domains
 TASTE_SIZE = (15, 25)  # inclusive range of core add-ons per group
 TINY_CLIENT_SHARE = 0.04  # 0-2 add-ons in total: dropped by the 2 < len rule
 FEW_VALID_SHARE = 0.06  # 1-2 valid add-ons among others: dropped by the "> 2 valid" rule
@@ -183,7 +204,19 @@ USER_DISABLED, APP_DISABLED, FOREIGN_INSTALL, BLOCKLISTED, NEVER_CHANGES = 1, 2,
 NEVER = np.iinfo(np.int32).max  # removal day of an add-on that stays
 
 # Random streams, so each part of the world can change without reshuffling the others.
-STREAM_CATALOG, STREAM_GROUPS, STREAM_CLIENTS, STREAM_ENTRIES, STREAM_DAYS = range(5)
+STREAM_CATALOG, STREAM_GROUPS, STREAM_CLIENTS, STREAM_ENTRIES, STREAM_DAYS, STREAM_METADATA = range(6)
+
+# --- Add-on metadata (addon_metadata.json) -----------------------------------------------
+
+# Weekly users of an add-on that every demo client would have: the demo stands for this many
+# Firefox users with add-ons, so audiences follow the add-ons' popularity in the telemetry.
+USERS_REPRESENTED = 20_000_000
+ACCOUNT_SHARE = 0.5  # developer accounts per add-on without a vendor domain in its GUID
+ACCOUNT_RANK_SHIFT = 20  # account k publishes in proportion to 1 / (k + shift): the busiest ~20 add-ons
+LOW_QUALITY_PRODUCER_SHARE = 0.05  # bad ratings, many reports, policy or abuse flags
+SUBSCRIBED_PRODUCER_SHARE = 0.03  # "subscribed creators" (recommended developers), among the larger ones
+RECENT_DAYS = 90  # recent_updates counts the releases of the last RECENT_DAYS days
+ACCOUNT_SUFFIXES = (" Labs", " Software", " Studio", " Apps", " Dev", "")
 
 
 @dataclass(frozen=True)
@@ -193,7 +226,7 @@ class DemoSpec:
     clients: int = 20_000
     days: int = 120  # number of day folders written, ending on end_date inclusive
     end_date: dt.date | None = None  # None -> yesterday (UTC)
-    groups: int = 12  # planted taste groups
+    groups: int = 32  # planted taste groups (personas)
     whitelist_size: int = 200
     seed: int = 0
 
@@ -207,6 +240,7 @@ class DemoSummary:
     groups: Path
     rows: int
     days: list[dt.date]
+    addon_metadata: Path
 
 
 def _validate(spec: DemoSpec) -> None:
@@ -386,16 +420,24 @@ class _Groups:
     taste: np.ndarray  # (G, T) whitelist indices, padded
     taste_log_weight: np.ndarray  # (G, T) log weights, -inf on padding
     locale_cdf: np.ndarray  # (G, locales)
+    big_city_cdf: np.ndarray  # (G * locales, widest): row group * locales + locale, over that locale's big cities
     os_cdf: np.ndarray  # (G, 3)
     log_medians: np.ndarray  # (G, 5): hours, bookmarks, tabs per hour, uris per hour, domains
 
 
 def _build_groups(spec: DemoSpec) -> _Groups:
+    """Taste groups as personas: what they install, and where, on what and how much they browse.
+
+    The similarity recommender only sees city, locale, OS and five engagement numbers, so a
+    group is planted in all of them: two home locales (each locale is home to several groups,
+    so a locale alone says little about taste), a home city in each locale, a dominant OS and
+    its own engagement levels.
+    """
     rng = _rng(spec.seed, STREAM_GROUPS)
     g_count = spec.groups
-    share = rng.dirichlet(np.full(g_count, 4.0))
+    share = rng.dirichlet(np.full(g_count, GROUP_SIZE_CONCENTRATION))
     # Core tastes are overlapping blocks of the (already random) non-popular whitelist, so
-    # neighbouring groups share a few add-ons and distant ones none.
+    # neighbouring groups share add-ons and distant ones none.
     core_pool = spec.whitelist_size - POPULAR_ADDONS
     stride = core_pool / g_count
     tastes: list[np.ndarray] = []
@@ -406,7 +448,7 @@ def _build_groups(spec: DemoSpec) -> _Groups:
         core_weight = rng.permutation(1.0 / (np.arange(length) + 1.0) ** 0.8)
         popular = np.flatnonzero(rng.random(POPULAR_ADDONS) < POPULAR_IN_GROUP_PROBABILITY)
         tastes.append(np.concatenate([core, popular]))
-        weights.append(np.concatenate([core_weight, np.full(len(popular), 0.5)]))
+        weights.append(np.concatenate([core_weight, np.full(len(popular), POPULAR_WEIGHT)]))
     width = max(len(t) for t in tastes)
     taste = np.zeros((g_count, width), np.int32)
     taste_log_weight = np.full((g_count, width), -np.inf, np.float32)
@@ -414,30 +456,44 @@ def _build_groups(spec: DemoSpec) -> _Groups:
         taste[group, : len(items)] = items
         taste_log_weight[group, : len(items)] = np.log(item_weights)
 
+    locale_count = len(LOCALES)
     locale_share = np.array([share for _, _, share, _, _ in LOCALES])
-    locale_weights = np.empty((g_count, len(LOCALES)))
+    # Home locales are dealt like cards from a shuffled deck holding every locale, so each
+    # locale is home to about the same number of groups whatever its size.
+    deck = np.concatenate([rng.permutation(locale_count) for _ in range(-(-2 * g_count // locale_count) + 1)])
+    locale_weights = np.outer(np.full(g_count, 1.0 - sum(HOME_LOCALE_WEIGHTS)), locale_share)
     for group in range(g_count):
-        dominant = rng.choice(len(LOCALES), size=1 + int(rng.random() < 0.35), replace=False, p=locale_share)
-        locale_weights[group] = 0.25 * locale_share
-        locale_weights[group, dominant] += 0.75 * np.array([1.0] if len(dominant) == 1 else [0.6, 0.4])
+        first, second = deck[2 * group], deck[2 * group + 1]
+        if second == first:
+            second = (first + 1) % locale_count
+        locale_weights[group, first] += HOME_LOCALE_WEIGHTS[0]
+        locale_weights[group, second] += HOME_LOCALE_WEIGHTS[1]
 
-    windows = rng.uniform(0.6, 0.92, g_count)
-    mac = rng.uniform(0.2, 0.8, g_count)
-    os_weights = np.stack([windows, (1 - windows) * mac, (1 - windows) * (1 - mac)], axis=1)
+    widest = max(len(cities) for _, _, _, cities, _ in LOCALES)
+    city_weights = np.zeros((g_count, locale_count, widest))
+    for locale, (_, _, _, cities, _) in enumerate(LOCALES):
+        sizes = np.array([size for _, size in cities], np.float64)
+        city_weights[:, locale, : len(cities)] = sizes
+        home = rng.integers(len(cities), size=g_count)
+        city_weights[np.arange(g_count), locale, home] += HOME_CITY_BOOST * sizes.sum()
 
-    log_medians = np.log(
-        np.stack(
-            [
-                rng.uniform(0.8, 4.0, g_count),  # hours per active day
-                rng.uniform(5, 300, g_count),  # bookmarks
-                rng.uniform(2, 15, g_count),  # tabs opened per hour
-                rng.uniform(20, 150, g_count),  # URIs loaded per hour
-                rng.uniform(3, 25, g_count),  # unique domains per day
-            ],
-            axis=1,
-        )
+    dominant_os = rng.choice(len(OS_NAMES), size=g_count, p=DOMINANT_OS_SHARE)
+    os_weights = np.full((g_count, len(OS_NAMES)), (1.0 - DOMINANT_OS_WEIGHT) / (len(OS_NAMES) - 1))
+    os_weights[np.arange(g_count), dominant_os] = DOMINANT_OS_WEIGHT
+
+    # Log-uniform, so groups are spread evenly in ratio terms: the distance's canberra terms
+    # compare values by ratio.
+    low, high = np.log(np.array(ENGAGEMENT_RANGES)).T
+    log_medians = rng.uniform(low, high, size=(g_count, len(ENGAGEMENT_RANGES)))
+    return _Groups(
+        share,
+        taste,
+        taste_log_weight,
+        _cdf(locale_weights),
+        _cdf(city_weights.reshape(g_count * locale_count, widest)),
+        _cdf(os_weights),
+        log_medians,
     )
-    return _Groups(share, taste, taste_log_weight, _cdf(locale_weights), _cdf(os_weights), log_medians)
 
 
 # --- Clients: static attributes and their add-on entries ----------------------------
@@ -463,30 +519,27 @@ class _Clients:
     engagement: np.ndarray  # (N, 5) per-client levels, same order as _Groups.log_medians
 
 
-def _city_table(n_clients: int) -> tuple[pa.StringArray, np.ndarray, np.ndarray, np.ndarray, int]:
+def _city_table(n_clients: int) -> tuple[pa.StringArray, np.ndarray, np.ndarray, int]:
     """City names: "??", then per locale its big cities and a long tail of small towns.
 
-    Returns names, each locale's first big-city index, its big-city CDF (padded), the first
-    town index of each locale, and the number of towns per locale.
+    Returns names, each locale's first big-city index, the first town index of each locale,
+    and the number of towns per locale. (How clients pick a big city is up to their group.)
     """
     fewest_suffixes = min(len(suffixes) for *_, suffixes in LOCALES)
     towns_per_locale = min(500 + n_clients // 100, len(TOWN_STEMS) * len(TOWN_MIDDLES) * fewest_suffixes)
     names = [UNKNOWN_CITY]
     big_start = np.empty(len(LOCALES), np.int64)
     town_start = np.empty(len(LOCALES), np.int64)
-    widest = max(len(cities) for _, _, _, cities, _ in LOCALES)
-    big_weights = np.zeros((len(LOCALES), widest))
     for index, (_, _, _, cities, suffixes) in enumerate(LOCALES):
         big_start[index] = len(names)
         names.extend(city for city, _ in cities)
-        big_weights[index, : len(cities)] = [size for _, size in cities]
         town_start[index] = len(names)
         # Mixed-radix spelling of 0..towns-1 keeps every town name distinct within a locale.
         for town in range(towns_per_locale):
             stem, rest = divmod(town, len(TOWN_MIDDLES) * len(suffixes))
             middle, suffix = divmod(rest, len(suffixes))
             names.append(f"{TOWN_STEMS[stem]}{TOWN_MIDDLES[middle]}{suffixes[suffix]}")
-    return pa.array(names, pa.string()), big_start, _cdf(big_weights), town_start, towns_per_locale
+    return pa.array(names, pa.string()), big_start, town_start, towns_per_locale
 
 
 def _build_clients(spec: DemoSpec, groups: _Groups) -> _Clients:
@@ -495,8 +548,8 @@ def _build_clients(spec: DemoSpec, groups: _Groups) -> _Clients:
     group = rng.choice(spec.groups, size=n, p=groups.share).astype(np.int32)
     locale = _pick(rng, groups.locale_cdf, group).astype(np.int8)
 
-    city_names, big_start, big_cdf, town_start, towns = _city_table(n)
-    big_city = big_start[locale] + _pick(rng, big_cdf, locale)
+    city_names, big_start, town_start, towns = _city_table(n)
+    big_city = big_start[locale] + _pick(rng, groups.big_city_cdf, group * len(LOCALES) + locale)
     # u**3 piles towns up at low indices: a few towns with many clients, many with one or none.
     town = town_start[locale] + (towns * rng.random(n) ** 3).astype(np.int64)
     place = rng.random(n)
@@ -517,7 +570,7 @@ def _build_clients(spec: DemoSpec, groups: _Groups) -> _Clients:
         rng.beta(1.5, 25.0, n),
     ).astype(np.float32)
 
-    engagement = np.exp(groups.log_medians[group] + rng.normal(0.0, 0.5, size=(n, 5))).astype(np.float32)
+    engagement = np.exp(groups.log_medians[group] + rng.normal(0.0, ENGAGEMENT_SPREAD, size=(n, 5))).astype(np.float32)
     return _Clients(
         ids=_fixed_width_strings(_uuid4(rng, n)),
         group=group,
@@ -625,9 +678,8 @@ def _build_entries(spec: DemoSpec, catalog: _Catalog, groups: _Groups, clients: 
 
     per_client = np.where(tiny, 0, rng.poisson(NON_WHITELISTED_PER_CLIENT, size=n))
     owner = np.repeat(np.arange(n), per_client)
-    popularity = 1.0 / np.arange(1, NON_WHITELISTED_EXTENSIONS + 1) ** 0.9
     other = catalog.non_whitelisted_start + rng.choice(
-        NON_WHITELISTED_EXTENSIONS, size=len(owner), p=popularity / popularity.sum()
+        NON_WHITELISTED_EXTENSIONS, size=len(owner), p=_non_whitelisted_popularity()
     )
     flags = np.where(rng.random(len(owner)) < 0.15, FOREIGN_INSTALL, 0).astype(np.uint8)
     sources.append((owner, other, flags))
@@ -666,6 +718,100 @@ def _build_entries(spec: DemoSpec, catalog: _Catalog, groups: _Groups, clients: 
         install=install.astype(np.int32),
         removal=removal.astype(np.int32),
     )
+
+
+def _non_whitelisted_popularity() -> np.ndarray:
+    """Probability of each non-whitelisted extension (catalog order) for one draw: Zipf-like."""
+    popularity = 1.0 / np.arange(1, NON_WHITELISTED_EXTENSIONS + 1) ** 0.9
+    return popularity / popularity.sum()
+
+
+# --- Add-on metadata ----------------------------------------------------------------------
+
+
+def _expected_install_share(spec: DemoSpec, catalog: _Catalog, groups: _Groups) -> np.ndarray:
+    """For each extension (whitelisted, then the others), the expected share of clients having it."""
+    counts, count_weights = zip(*VALID_COUNT_WEIGHTS.items())
+    mean_valid = np.average(counts, weights=count_weights)
+    taste_weight = np.exp(groups.taste_log_weight.astype(np.float64))
+    draw_probability = taste_weight / taste_weight.sum(axis=1, keepdims=True)
+    whitelisted = np.zeros(catalog.non_whitelisted_start)
+    np.add.at(whitelisted, groups.taste, groups.share[:, None] * np.minimum(1.0, mean_valid * draw_probability))
+    others = np.minimum(1.0, NON_WHITELISTED_PER_CLIENT * _non_whitelisted_popularity())
+    return np.concatenate([whitelisted, others])
+
+
+def _producers(rng: np.random.Generator, guids: list[str]) -> np.ndarray:
+    """Each extension's producer: the vendor domain of ``name@vendor.tld`` GUIDs, else one of a
+    pool of developer accounts, a few of which publish many add-ons (a shifted Zipf)."""
+    vendor = np.array(
+        [guid.rpartition("@")[2] if "@" in guid and not guid.endswith("@jetpack") else "" for guid in guids],
+        dtype=object,
+    )
+    accounts = max(1, int((vendor == "").sum() * ACCOUNT_SHARE))
+    names = set()
+    while len(names) < accounts:
+        syllables = rng.integers(len(VENDOR_SYLLABLES), size=rng.integers(2, 4))
+        stem = "".join(VENDOR_SYLLABLES[i] for i in syllables).capitalize()
+        names.add(stem + ACCOUNT_SUFFIXES[rng.integers(len(ACCOUNT_SUFFIXES))])
+    pool = np.array(sorted(names), dtype=object)[rng.permutation(accounts)]
+    weights = 1.0 / (np.arange(accounts) + ACCOUNT_RANK_SHIFT)
+    account = rng.choice(accounts, size=len(guids), p=weights / weights.sum())
+    return np.where(vendor != "", vendor, pool[account])
+
+
+def _addon_metadata(spec: DemoSpec, catalog: _Catalog, groups: _Groups) -> list[AddonInfo]:
+    """A metadata record for every whitelisted and non-whitelisted extension (catalog order).
+
+    Audiences follow the add-ons' popularity in the generated telemetry, with noise (heavily
+    skewed); a few producers are low quality (poor ratings, many reports, policy or abuse
+    flags) and a few larger ones are subscribed creators. Release counts come from the
+    catalog's release schedule.
+    """
+    rng = _rng(spec.seed, STREAM_METADATA)
+    count = catalog.system_start
+    guids = catalog.ids.slice(0, count).to_pylist()
+    names = catalog.names.slice(0, count).to_pylist()
+    producer = _producers(rng, guids)
+    noise = rng.lognormal(0.0, 0.8, count)
+    users = np.round(USERS_REPRESENTED * _expected_install_share(spec, catalog, groups) * noise)
+
+    producers, producer_of = np.unique(producer, return_inverse=True)
+    low_quality = (rng.random(len(producers)) < LOW_QUALITY_PRODUCER_SHARE)[producer_of]
+    audience = np.bincount(producer_of, weights=users)
+    big = audience >= np.quantile(audience, 0.8)  # subscribed creators come from the top fifth
+    subscribed = (big & (rng.random(len(producers)) < SUBSCRIBED_PRODUCER_SHARE / 0.2))[producer_of] & ~low_quality
+
+    rating = np.where(low_quality, rng.uniform(1.0, 2.4, count), np.clip(rng.normal(4.2, 0.45, count), 1.0, 5.0))
+    rating_count = rng.poisson(users * np.where(low_quality, 0.004, 0.001))
+    report_rate = np.where(low_quality, rng.uniform(2e-3, 1e-2, count), rng.lognormal(np.log(2e-6), 1.0, count))
+    risk = np.where(low_quality, rng.uniform(0.9, 1.0, count), rng.beta(2.0, 8.0, count))
+    policy_violation = low_quality & (rng.random(count) < 0.5)
+    abuse_flagged = low_quality & (rng.random(count) < 0.6)
+    abuse_severe = abuse_flagged & (rng.random(count) < 0.5)
+    # Releases in the last RECENT_DAYS days of the window, from the catalog's release schedule.
+    period = catalog.release_period[:count].astype(np.int64)
+    shift = catalog.release_offset[:count].astype(np.int64)
+    last_day = spec.days - 1
+    recent = (last_day + shift) // period - (last_day - RECENT_DAYS + shift) // period
+    return [
+        AddonInfo(
+            guid=guids[i],
+            name=names[i],
+            producer=str(producer[i]),
+            weekly_users=float(users[i]),
+            average_rating=round(float(rating[i]), 2) if rating_count[i] else 0.0,
+            rating_count=int(rating_count[i]),
+            report_rate=float(f"{report_rate[i]:.3g}"),
+            risk_score=round(float(risk[i]), 3),
+            policy_violation=bool(policy_violation[i]),
+            abuse_flagged=bool(abuse_flagged[i]),
+            abuse_flagged_severe=bool(abuse_severe[i]),
+            recent_updates=int(recent[i]),
+            subscribed=bool(subscribed[i]),
+        )
+        for i in range(count)
+    ]
 
 
 # --- One day ----------------------------------------------------------------------------
@@ -741,11 +887,11 @@ def _day_table(
     rows = np.flatnonzero(seen)
 
     level = clients.engagement[rows].astype(np.float64)
-    hours = level[:, 0] * rng.lognormal(0.0, 0.6, len(rows))
+    hours = level[:, 0] * rng.lognormal(0.0, DAILY_HOURS_SPREAD, len(rows))
     bookmarks = np.round(level[:, 1] * (1.0 + 0.002 * day) * rng.lognormal(0.0, 0.03, len(rows)), 1)
     tabs = rng.poisson(level[:, 2] * hours)
     uris = rng.poisson(level[:, 3] * hours)
-    domains = np.round(level[:, 4] * rng.lognormal(0.0, 0.25, len(rows)), 2)
+    domains = np.round(level[:, 4] * rng.lognormal(0.0, DAILY_DOMAINS_SPREAD, len(rows)), 2)
 
     locale = clients.locale[rows]
     columns = {
@@ -803,8 +949,9 @@ def write_demo_dataset(out_dir: str | os.PathLike, spec: DemoSpec) -> DemoSummar
     """Write a demo clients_daily dataset, its whitelist and the planted groups under `out_dir`.
 
     Layout: `clients_daily/submission_date_s3=YYYYMMDD/part-0.parquet` for each of the
-    `spec.days` days ending on `spec.end_date`, `whitelist.json` (JSON list of GUIDs) and
-    `groups.parquet` (client_id, group: the planted truth). The clients_daily folder belongs to
+    `spec.days` days ending on `spec.end_date`, `whitelist.json` (JSON list of GUIDs),
+    `groups.parquet` (client_id, group: the planted truth) and `addon_metadata.json` (a record
+    per whitelisted and non-whitelisted extension, `addon_metadata`'s schema). The clients_daily folder belongs to
     the generator: day files from an earlier run outside the new window are removed.
     """
     _validate(spec)
@@ -824,6 +971,9 @@ def write_demo_dataset(out_dir: str | os.PathLike, spec: DemoSpec) -> DemoSummar
     groups_path = out / "groups.parquet"
     truth = pa.table({"client_id": clients.ids, "group": pa.array(clients.group, pa.int32())})
     _write_parquet(truth, groups_path)
+    metadata_path = out / "addon_metadata.json"
+    metadata = addon_metadata_json(_addon_metadata(spec, catalog, groups))
+    _replace_atomically(metadata_path, lambda path: path.write_bytes(metadata))
 
     window_start_epoch_day = (dates[0] - dt.date(1970, 1, 1)).days
     rows = 0
@@ -844,7 +994,14 @@ def write_demo_dataset(out_dir: str | os.PathLike, spec: DemoSpec) -> DemoSummar
             rows += table.num_rows
         pending.result()
     _remove_stale_days(clients_daily, folders)
-    return DemoSummary(clients_daily=clients_daily, whitelist=whitelist_path, groups=groups_path, rows=rows, days=dates)
+    return DemoSummary(
+        clients_daily=clients_daily,
+        whitelist=whitelist_path,
+        groups=groups_path,
+        rows=rows,
+        days=dates,
+        addon_metadata=metadata_path,
+    )
 
 
 def main_demo_data(argv: list[str] | None = None) -> int:
@@ -878,4 +1035,5 @@ def main_demo_data(argv: list[str] | None = None) -> int:
           f"{summary.days[0]:%Y-%m-%d} .. {summary.days[-1]:%Y-%m-%d})")
     print(f"whitelist:     {summary.whitelist}")
     print(f"groups:        {summary.groups}")
+    print(f"add-on metadata: {summary.addon_metadata}")
     return 0

@@ -1,0 +1,146 @@
+"""Offline evaluation: the split, the hold-out, the metrics, and the targets on demo data built by
+the real pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from taar_assets.lib.addon_metadata import load_addon_metadata
+from taar_assets.lib.demo_data import DemoSpec, write_demo_dataset
+from taar_assets.lib.evaluation import (
+    LOCALE_POPULARITY_METHOD,
+    RANKER_METHOD,
+    SIMILARITY_METHOD,
+    evaluate,
+    hold_out,
+    is_evaluation_client,
+    metrics_chart_png,
+    recommendation_scores,
+)
+from taar_assets.lib.recommender import SimilarityModel
+from taar_assets.resources import Settings
+from taar_assets_tests.conftest import DEMO_END, run_similarity
+from taar_assets_tests.test_install_model import TASTES, locale_similarity, synthetic_world
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_evaluation_split_is_a_stable_hash():
+    ids = [f"client-{i}" for i in range(20_000)]
+    chosen = is_evaluation_client(ids, share=0.2)
+    assert 0.18 < chosen.mean() < 0.22
+    assert (is_evaluation_client(list(reversed(ids)), share=0.2) == chosen[::-1]).all()  # not order-dependent
+    assert (is_evaluation_client(ids[:100], share=0.2) == chosen[:100]).all()
+    assert (is_evaluation_client(ids, share=0.2, salt="other") != chosen).any()
+    assert (is_evaluation_client(ids, share=0.3) >= chosen).all()  # a larger share keeps the smaller one's clients
+    with pytest.raises(ValueError, match="share"):
+        is_evaluation_client(ids, share=0)
+
+
+def test_hold_out_keeps_at_least_one_and_holds_out_thirty_percent():
+    lists = [["a", "b"], ["a", "b", "c"], [f"x{i}" for i in range(10)], ["a", "b", "c", "d", "e", "f", "g"]]
+    kept, held = hold_out(lists, fraction=0.3, seed=4)
+    assert [len(h) for h in held] == [1, 1, 3, 2]
+    assert [len(k) for k in kept] == [1, 2, 7, 5]
+    for original, k, h in zip(lists, kept, held):
+        assert sorted(k + h) == sorted(original) and not set(k) & set(h)
+        assert [guid for guid in original if guid in k] == k  # order kept
+    assert hold_out(lists, 0.3, seed=4) == (kept, held)
+    with pytest.raises(ValueError, match="client 1 has 1 add-on"):
+        hold_out([["a", "b"], ["a"]])
+
+
+def test_metrics_on_a_hand_made_case():
+    recommendations = [["A", "B", "C"], ["A", "B"], ["D", "E", "F"]]
+    held_out = [["C"], ["D", "E"], ["E", "D"]]
+    at_3 = recommendation_scores(recommendations, held_out, k=3, catalogue_size=12)
+    assert at_3.hit_rate == pytest.approx(2 / 3)  # clients 1 and 3
+    assert at_3.precision == pytest.approx((1 / 3 + 0 + 2 / 3) / 3)
+    assert at_3.coverage == 0.5 and at_3.recommended_addons == 6 and at_3.clients == 3
+    at_2 = recommendation_scores(recommendations, held_out, k=2, catalogue_size=12)
+    assert at_2.hit_rate == pytest.approx(1 / 3)  # C falls out of client 1's top 2
+    assert at_2.precision == pytest.approx((0 + 0 + 1) / 3)
+    assert at_2.coverage == pytest.approx(4 / 12)
+    with pytest.raises(ValueError, match="one recommendation list per client"):
+        recommendation_scores(recommendations[:2], held_out, k=3, catalogue_size=12)
+
+
+def test_evaluate_reports_every_method_on_a_small_world():
+    addons, samples = synthetic_world(clients=600)
+    whitelist = sorted(guid for taste in TASTES for guid in taste)
+    report = evaluate(addons, samples, locale_similarity, whitelist, k=3, max_training_clients=None)
+    assert set(report.methods) == {LOCALE_POPULARITY_METHOD, SIMILARITY_METHOD, RANKER_METHOD}
+    assert report.evaluation_clients + report.training_clients == 600
+    assert 80 < report.evaluation_clients < 160
+    assert report.catalogue_size == 18
+    assert report.install_model.metrics["training_clients"] + report.install_model.metrics["validation_clients"] == (
+        report.training_clients
+    )
+    for scores in report.methods.values():
+        assert scores.clients == report.evaluation_clients and 0 <= scores.precision <= scores.hit_rate <= 1
+    # Co-installation sees the client's own group, so the ranker beats both single sources here.
+    hit_rates = {name: scores.hit_rate for name, scores in report.methods.items()}
+    assert hit_rates[RANKER_METHOD] > max(hit_rates[SIMILARITY_METHOD], hit_rates[LOCALE_POPULARITY_METHOD])
+    assert report.ranker_metrics["heavy_ranking"] == report.evaluation_clients
+    assert report.ranker_metrics["producer_upranking"] == 0  # no metadata: no producer boosting
+    assert list(report.table().index) == [LOCALE_POPULARITY_METHOD, SIMILARITY_METHOD, RANKER_METHOD]
+    assert report.chart_png().startswith(PNG_SIGNATURE)
+
+
+def test_chart_is_a_png():
+    scores = recommendation_scores([["a"]], [["a"]], k=1, catalogue_size=2)
+    assert metrics_chart_png({"one": scores, "two": scores}, k=1).startswith(PNG_SIGNATURE)
+
+
+# --- The targets on demo data built by the real pipeline ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_model(tmp_path_factory):
+    """12,000 demo clients through the similarity pipeline; the stored stages and published model."""
+    root = tmp_path_factory.mktemp("evaluation")
+    demo = write_demo_dataset(root / "demo", DemoSpec(clients=12_000, days=100, end_date=DEMO_END, seed=7))
+    settings = Settings(
+        clients_daily=str(demo.clients_daily),
+        whitelist=str(demo.whitelist),
+        storage=str(root / "storage"),
+        publish=str(root / "published"),
+        duckdb_memory_limit="1GB",
+    )
+    day = DEMO_END.isoformat()
+    run_similarity(settings, partition_key=day)
+    storage = Path(settings.storage)
+    return {
+        "samples": pd.read_parquet(storage / "samples" / f"{day}.parquet"),
+        "addons_per_client": pd.read_parquet(storage / "addons_per_client" / f"{day}.parquet"),
+        "model": SimilarityModel.load(settings.publish),
+        "whitelist": json.loads(demo.whitelist.read_text()),
+        "metadata": load_addon_metadata(str(demo.addon_metadata)),
+    }
+
+
+@pytest.mark.parametrize("with_metadata", [False, True])
+def test_similarity_doubles_locale_popularity_and_the_ranker_beats_similarity(demo_model, with_metadata):
+    model = demo_model["model"]
+    report = evaluate(
+        demo_model["addons_per_client"],
+        demo_model["samples"],
+        lambda profiles: model.recommend_batch(profiles, limit=None),
+        demo_model["whitelist"],
+        demo_model["metadata"] if with_metadata else None,
+        max_training_clients=3000,
+    )
+    print(report.table().to_string(), report.install_model.metrics, report.seconds, sep="\n")
+    locale, similarity, ranker = (report.methods[m].hit_rate for m in (LOCALE_POPULARITY_METHOD, SIMILARITY_METHOD,
+                                                                       RANKER_METHOD))
+    assert report.evaluation_clients > 1000
+    assert similarity >= 2 * locale, f"similarity hit-rate@10 {similarity:.3f} vs locale popularity {locale:.3f}"
+    assert ranker >= similarity, f"ranker hit-rate@10 {ranker:.3f} vs similarity {similarity:.3f}"
+    assert report.install_model.metrics["validation_auc"] > 0.75
+    assert (report.ranker_metrics["producer_upranking"] > 0) == with_metadata
+    assert np.isfinite([s.precision for s in report.methods.values()]).all()
