@@ -129,6 +129,26 @@ def recommendation_scores(
     )
 
 
+def training_clients(addons_per_client: pd.DataFrame, evaluation_share: float = 0.2) -> pd.DataFrame:
+    """The clients the sources and the install model may learn from (never evaluated on)."""
+    return addons_per_client[~is_evaluation_client(addons_per_client["client_id"].tolist(), evaluation_share)]
+
+
+def fit_training_install_model(
+    training: pd.DataFrame,
+    samples: pd.DataFrame,
+    sources: CandidateSources,
+    similarity: SimilarityBatch,
+    metadata: Mapping[str, AddonInfo] | None = None,
+    *,
+    seed: int = 0,
+    max_clients: int | None = 5000,
+) -> InstallModel:
+    """The install model learnt on `training` clients (one held-out add-on each)."""
+    examples = training_examples(training, samples, sources, similarity, metadata, seed=seed, max_clients=max_clients)
+    return fit_install_model(examples, seed=seed)
+
+
 def evaluate(
     addons_per_client: pd.DataFrame,
     samples: pd.DataFrame,
@@ -142,6 +162,8 @@ def evaluate(
     seed: int = 0,
     max_training_clients: int | None = 5000,
     ranker_config: RankerConfig | None = None,
+    sources: CandidateSources | None = None,
+    install_model: InstallModel | None = None,
 ) -> EvaluationReport:
     """Evaluate the three methods (module docstring) on one day's stored data.
 
@@ -150,19 +172,20 @@ def evaluate(
     ``lambda profiles: model.recommend_batch(profiles, limit=None)``); ``whitelist`` is the
     curated source and the catalogue coverage is measured against. The install model learns
     from at most ``max_training_clients`` training clients. ``ranker_config`` defaults to heavy
-    ranking with producer boosting on exactly when ``metadata`` is given.
+    ranking with producer boosting on exactly when ``metadata`` is given. ``sources`` and
+    ``install_model``, when given, must have been fitted on the training clients only
+    (``training_clients`` and ``fit_training_install_model`` do that); else they are fitted here.
     """
     started = time.perf_counter()
     seconds: dict[str, float] = {}
-    evaluating = is_evaluation_client(addons_per_client["client_id"].tolist(), evaluation_share)
-    training = addons_per_client[~evaluating]
-    sources = CandidateSources.fit(training, samples, whitelist)
-    install_model = fit_install_model(
-        training_examples(
+    training = training_clients(addons_per_client, evaluation_share)
+    evaluating = ~addons_per_client.index.isin(training.index)
+    if sources is None:
+        sources = CandidateSources.fit(training, samples, whitelist)
+    if install_model is None:
+        install_model = fit_training_install_model(
             training, samples, sources, similarity, metadata, seed=seed, max_clients=max_training_clients
-        ),
-        seed=seed,
-    )
+        )
     seconds["fit_sources_and_install_model"] = time.perf_counter() - started
 
     started = time.perf_counter()
