@@ -21,7 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from taar_assets.lib.recommender import CATEGORICAL_COUNT, PROFILE_FIELDS, SimilarityModel
+from taar_assets.lib.recommender import (
+    CATEGORICAL_COUNT,
+    PROFILE_FIELDS,
+    SimilarityModel,
+)
 
 DEMO_END = dt.date(2026, 11, 20)
 

@@ -9,6 +9,11 @@
 | TAAR_PUBLISH_LAYOUT       | publisher.layout: service | original   | service                          |
 | TAAR_PUBLISH_BZ2          | publisher.bz2 (1/true: add bz2 copies) | off                              |
 | TAAR_DUCKDB_MEMORY_LIMIT  | clients_daily.duckdb_memory_limit      | 3GB                              |
+| TAAR_ADDON_METADATA       | recommendation_inputs.addon_metadata   | unset: producer boosting off     |
+| TAAR_ENGINE               | engine: local or spark (**)            | local                            |
+| TAAR_SPARK_MASTER         | engine.master (spark-submit's wins)    | local[2]                         |
+| TAAR_SPARK_REMOTE         | engine.remote (Spark Connect sc://...) | unset: use the master            |
+| TAAR_SPARK_CONF           | engine.conf (JSON object of settings)  | {}                               |
 | TAAR_S3_ENDPOINT_URL      | storage_options endpoint_url (*)       | AWS_ENDPOINT_URL, else real AWS  |
 | TAAR_S3_REGION            | storage_options region_name (*)        | AWS_REGION / AWS_DEFAULT_REGION  |
 | AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE | S3 credentials, read by botocore | unset |
@@ -16,19 +21,26 @@
 (*) s3fs `client_kwargs` in the `storage_options` of clients_daily, io_manager and publisher,
 used for their s3:// locations (local paths ignore them). Relative paths are resolved against
 the working directory (the project root when launched with `dg` or `dagster dev` from there).
+
+(**) LocalEngine or SparkEngine (taar_assets/engines.py). The TAAR_SPARK_* variables apply to
+the Spark engine only, which reads and writes s3:// locations as s3a:// through Hadoop: its
+S3 settings (endpoint, credentials provider) go in TAAR_SPARK_CONF as spark.hadoop.fs.s3a.*.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 
-from taar_assets.io_managers import ParquetIOManagerFactory
+from taar_assets.engines import Engine, LocalEngine, SparkEngine
+from taar_assets.io_managers import DocumentIOManagerFactory, ParquetIOManagerFactory
 from taar_assets.lib import clients_daily as clients_daily_lib
+from taar_assets.lib.addon_metadata import AddonMetadata, load_addon_metadata
 from taar_assets.lib.whitelist import load_whitelist
 
 DEMO_ROOT = "data/demo"
@@ -36,6 +48,16 @@ DEMO_ROOT = "data/demo"
 
 def _first_set(environ: Mapping[str, str], *names: str) -> str | None:
     return next((environ[name] for name in names if environ.get(name)), None)
+
+
+def _spark_conf(raw: str) -> dict[str, str]:
+    try:
+        conf = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"TAAR_SPARK_CONF is not JSON: {error}") from None
+    if not isinstance(conf, dict) or any(isinstance(v, (dict, list)) or v is None for v in conf.values()):
+        raise ValueError(f"TAAR_SPARK_CONF must be a JSON object of settings to values, got {raw!r}")
+    return {key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in conf.items()}
 
 
 @dataclass(frozen=True)
@@ -49,6 +71,11 @@ class Settings:
     s3_region: str | None = None
     publish_layout: str = "service"
     publish_bz2: bool = False
+    addon_metadata: str | None = None
+    engine: str = "local"
+    spark_master: str = "local[2]"
+    spark_remote: str | None = None
+    spark_conf: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -62,6 +89,11 @@ class Settings:
             s3_region=_first_set(environ, "TAAR_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
             publish_layout=environ.get("TAAR_PUBLISH_LAYOUT", "service"),
             publish_bz2=environ.get("TAAR_PUBLISH_BZ2", "").lower() in ("1", "true", "yes"),
+            addon_metadata=environ.get("TAAR_ADDON_METADATA") or None,
+            engine=environ.get("TAAR_ENGINE", "local"),
+            spark_master=environ.get("TAAR_SPARK_MASTER", "local[2]"),
+            spark_remote=environ.get("TAAR_SPARK_REMOTE") or None,
+            spark_conf=_spark_conf(environ.get("TAAR_SPARK_CONF", "{}")),
         )
 
     @property
@@ -92,6 +124,25 @@ class ClientsDailyResource(dg.ConfigurableResource):
         return load_whitelist(self.whitelist, self.storage_options)
 
 
+class RecommendationInputs(dg.ConfigurableResource):
+    """Optional inputs of the recommendation assets: the add-on metadata (producer signals)."""
+
+    addon_metadata: str | None = None
+    storage_options: dict[str, Any] = {}
+
+    def load_addon_metadata(self) -> AddonMetadata:
+        """{guid: AddonInfo}; empty when no location is configured."""
+        return load_addon_metadata(self.addon_metadata, self.storage_options) if self.addon_metadata else {}
+
+
+def build_engine(settings: Settings) -> Engine:
+    if settings.engine == "local":
+        return LocalEngine()
+    if settings.engine == "spark":
+        return SparkEngine(master=settings.spark_master, remote=settings.spark_remote, conf=settings.spark_conf)
+    raise ValueError(f"TAAR_ENGINE must be 'local' or 'spark', got {settings.engine!r}")
+
+
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
     from taar_assets.publishing import ModelPublisher
 
@@ -103,7 +154,12 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
             duckdb_memory_limit=settings.duckdb_memory_limit,
             storage_options=settings.storage_options,
         ),
+        "engine": build_engine(settings),
         "io_manager": ParquetIOManagerFactory(base_url=settings.storage, storage_options=settings.storage_options),
+        "document_io_manager": DocumentIOManagerFactory(base_url=settings.storage, storage_options=settings.storage_options),
+        "recommendation_inputs": RecommendationInputs(
+            addon_metadata=settings.addon_metadata, storage_options=settings.storage_options
+        ),
         "publisher": ModelPublisher(
             location=settings.publish,
             layout=settings.publish_layout,

@@ -45,7 +45,11 @@ def run_similarity(settings: Settings, instance=None, raise_on_error=True, run_c
 @pytest.fixture(scope="session")
 def s3():
     """moto's S3 server on 127.0.0.1 for the session, with test credentials in the environment."""
-    from taar_assets_tests.s3_server import TEST_ENVIRONMENT, UNSET_ENVIRONMENT, local_s3_server
+    from taar_assets_tests.s3_server import (
+        TEST_ENVIRONMENT,
+        UNSET_ENVIRONMENT,
+        local_s3_server,
+    )
 
     with pytest.MonkeyPatch.context() as environment, local_s3_server() as server:
         for name, value in TEST_ENVIRONMENT.items():
@@ -59,3 +63,27 @@ def s3():
 def bucket(s3) -> str:
     """A fresh, empty bucket on the local S3 server."""
     return s3.create_bucket()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] Spark session for all Spark tests; the Spark engine uses it instead of starting its own."""
+    import os
+    import shutil
+
+    pytest.importorskip("pyspark", reason="the Spark engine's tests need pyspark (the 'spark' extra)")
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        pytest.skip("the Spark engine's tests need Java 17+")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("taar_assets_tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -191,10 +191,17 @@ def test_graph_shape_snapshot():
         "donor_pool": ["addons_per_client", "clusters", "samples"],
         "lr_curves": ["donor_pool"],
         "similarity_model": ["donor_pool", "lr_curves"],
+        "addon_metadata": [],
+        "candidate_sources": ["addons_per_client", "amo_whitelist", "samples"],
+        "install_model": ["addon_metadata", "addons_per_client", "candidate_sources", "donor_pool", "lr_curves", "samples"],
+        "recommendation_evaluation": [
+            "addon_metadata", "addons_per_client", "amo_whitelist", "candidate_sources", "donor_pool",
+            "install_model", "lr_curves", "samples",
+        ],
     }
     similarity = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == "similarity"}
     assert similarity == set(STAGES) | {"similarity_model"}
-    assert all(graph.get(dg.AssetKey(k)).partitions_def is not None for k in similarity)
+    assert all(graph.get(key).partitions_def is not None for key in graph.get_all_asset_keys())
 
 
 def test_every_check_passes_on_a_good_model(settings):

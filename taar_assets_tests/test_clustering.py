@@ -5,7 +5,11 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils import murmurhash3_32
 
-from taar_assets.lib.clustering import NUM_HASH_FEATURES, cluster_clients, hashed_idf_features
+from taar_assets.lib.clustering import (
+    NUM_HASH_FEATURES,
+    cluster_clients,
+    hashed_idf_features,
+)
 
 
 def planted_clients(rng: np.random.Generator, group_sizes: list[int], addons_per_group: int = 12):

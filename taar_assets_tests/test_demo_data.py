@@ -16,7 +16,12 @@ import pytest
 
 from taar_assets.lib import demo_data
 from taar_assets.lib.addon_metadata import load_addon_metadata, producer_signals
-from taar_assets.lib.demo_data import DemoSpec, DemoSummary, main_demo_data, write_demo_dataset
+from taar_assets.lib.demo_data import (
+    DemoSpec,
+    DemoSummary,
+    main_demo_data,
+    write_demo_dataset,
+)
 from taar_assets.lib.ranker import ProducerQuality, ProducerQualityRule
 
 END = dt.date(2024, 3, 31)

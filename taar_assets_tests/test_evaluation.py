@@ -25,7 +25,11 @@ from taar_assets.lib.evaluation import (
 from taar_assets.lib.recommender import SimilarityModel
 from taar_assets.resources import Settings
 from taar_assets_tests.conftest import DEMO_END, run_similarity
-from taar_assets_tests.test_install_model import TASTES, locale_similarity, synthetic_world
+from taar_assets_tests.test_install_model import (
+    TASTES,
+    locale_similarity,
+    synthetic_world,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

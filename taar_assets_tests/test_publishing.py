@@ -15,7 +15,12 @@ from s3fs.errors import translate_boto_error
 
 from taar_assets.defs.similarity_model import model_documents
 from taar_assets.lib.model_files import sha256
-from taar_assets.publishing import ModelPublisher, PublishError, is_permanent, object_names
+from taar_assets.publishing import (
+    ModelPublisher,
+    PublishError,
+    is_permanent,
+    object_names,
+)
 
 DAY = dt.date(2026, 11, 20)
 PREVIOUS_DAY = dt.date(2026, 11, 19)

@@ -10,7 +10,14 @@ from taar_assets.lib.recommender import SimilarityModel
 from taar_assets.recommend_command import main_recommend
 from taar_assets_tests.conftest import run_similarity
 from taar_assets_tests.test_consumer import client_profile
-from taar_assets_tests.test_recommender import DAY, HAND_CURVES, HAND_DONORS, profile, without_nan, write_model
+from taar_assets_tests.test_recommender import (
+    DAY,
+    HAND_CURVES,
+    HAND_DONORS,
+    profile,
+    without_nan,
+    write_model,
+)
 
 CLIENTS = 6
 

@@ -18,7 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from taar_assets_tests.ui_server import PROJECT, chromium, dagster_dev, require_browser, wait_for
+from taar_assets_tests.ui_server import (
+    PROJECT,
+    chromium,
+    dagster_dev,
+    require_browser,
+    wait_for,
+)
 
 ARTIFACTS = PROJECT / "test-artifacts" / "ui"
 GROUP = "similarity"

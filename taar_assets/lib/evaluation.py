@@ -40,7 +40,11 @@ from taar_assets.lib.candidate_sources import (
     similarity_scores,
     with_samples,
 )
-from taar_assets.lib.install_model import InstallModel, fit_install_model, training_examples
+from taar_assets.lib.install_model import (
+    InstallModel,
+    fit_install_model,
+    training_examples,
+)
 from taar_assets.lib.ranker import RankerConfig, RankerMetrics, rank
 
 LOCALE_POPULARITY_METHOD, SIMILARITY_METHOD, RANKER_METHOD = "locale_popularity", "similarity", "ranker"

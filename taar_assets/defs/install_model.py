@@ -1,0 +1,74 @@
+"""The heavy ranker's predicted install score: a model learnt from held-out add-ons."""
+
+import dagster as dg
+
+from taar_assets.defs.candidate_sources import CandidateSourcesDocument
+from taar_assets.defs.daily import for_each_day, on_day, single_run
+from taar_assets.defs.similarity_recommender import similarity_model_of
+from taar_assets.io_managers import ArrowTable, PandasFrame, document_type
+from taar_assets.lib.addon_metadata import parse_addon_metadata
+from taar_assets.lib.evaluation import fit_training_install_model, training_clients
+from taar_assets.lib.install_model import InstallModel
+from taar_assets.lib.seeds import partition_seed, stage_seed
+from taar_assets.partitions import daily_partitions
+
+InstallModelDocument = document_type(InstallModel)
+SAMPLE_PROFILE_COLUMNS = [
+    "client_id", "city", "subsession_hours_sum", "locale", "os",
+    "bookmark_count", "tab_open_count", "total_uri", "unique_tlds",
+]
+
+
+class InstallModelConfig(dg.Config):
+    max_training_clients: int = 5000
+    seed: int | None = None
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="recommendation",
+    ins={
+        "samples": dg.AssetIn(dagster_type=ArrowTable, metadata={"columns": SAMPLE_PROFILE_COLUMNS}),
+        "addons_per_client": dg.AssetIn(dagster_type=ArrowTable),
+        "candidate_sources": dg.AssetIn(dagster_type=CandidateSourcesDocument, input_manager_key="document_io_manager"),
+        "donor_pool": dg.AssetIn(dagster_type=PandasFrame),
+        "lr_curves": dg.AssetIn(dagster_type=PandasFrame),
+        "addon_metadata": dg.AssetIn(dagster_type=ArrowTable),
+    },
+    dagster_type=InstallModelDocument,
+    io_manager_key="document_io_manager",
+    backfill_policy=single_run,
+    kinds={"scikitlearn", "json"},
+)
+def install_model(
+    context: dg.AssetExecutionContext,
+    config: InstallModelConfig,
+    samples,
+    addons_per_client,
+    candidate_sources,
+    donor_pool,
+    lr_curves,
+    addon_metadata,
+):
+    """Logistic regression over candidate features: hold one add-on out per training client and
+    learn which candidates get (re)installed."""
+
+    def compute(day: str):
+        model = similarity_model_of(on_day(donor_pool, day), on_day(lr_curves, day))
+        metadata = parse_addon_metadata(on_day(addon_metadata, day).to_pylist()) or None
+        fitted = fit_training_install_model(
+            training_clients(on_day(addons_per_client, day).to_pandas()),
+            on_day(samples, day).to_pandas(),
+            on_day(candidate_sources, day),
+            lambda profiles: model.recommend_batch(profiles, limit=None),
+            metadata,
+            seed=stage_seed(partition_seed(day, config.seed), "install_model"),
+            max_clients=config.max_training_clients,
+        )
+        context.log.info(f"{day}: install model {fitted.metrics}")
+        return fitted, {
+            **{name: dg.MetadataValue.float(float(value)) for name, value in fitted.metrics.items()},
+            "weights": dg.MetadataValue.json(fitted.weights()),
+        }
+
+    return for_each_day(context, compute)

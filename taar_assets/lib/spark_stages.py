@@ -1,0 +1,188 @@
+"""The heavy stages (SPEC §3.1-3.3) in Spark: the same results as the embedded engine, on a cluster.
+
+Each function takes and returns Spark DataFrames and runs entirely in the JVM (Spark SQL,
+higher-order functions, pyspark.ml): no Python row UDF, so executors need no Python.
+
+* ``spark_samples`` mirrors ``clients_daily.build_samples``: same filters, same columns and
+  types, and the same "latest row" rule. A row's position in the window is
+  ``file_index * 2^32 + row_index``, where ``file_index`` is the file's place in the window's
+  list (days in order, then file name) and ``row_index`` is Spark's ``_metadata.row_index``,
+  the row's ordinal inside its parquet file, exactly DuckDB's ``file_row_number``. Neither
+  ``monotonically_increasing_id`` nor ``row_number()`` over a scan would do: they number rows
+  by Spark partition, and how files are split into partitions depends on file sizes and
+  configuration.
+* ``spark_valid_addons`` mirrors ``addons.valid_addons_per_client`` with ``filter`` and
+  ``transform`` over the add-on arrays (order kept).
+* ``spark_clusters`` is the original job's pipeline, HashingTF(2^18) -> IDF(minDocFreq=1) ->
+  BisectingKMeans, with labels renumbered by descending cluster size like
+  ``clustering.cluster_clients``. A VectorSlicer between HashingTF and IDF keeps only the
+  buckets some client uses, as the embedded engine does: all-zero columns change no distance,
+  but Spark's bisecting k-means keeps dense centres, and 2^18-wide ones made it ~4x slower.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from urllib.parse import unquote, urlsplit
+
+import pyarrow as pa
+from pyspark.ml import Pipeline
+from pyspark.ml.clustering import BisectingKMeans
+from pyspark.ml.feature import IDF, HashingTF, VectorSlicer
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from sklearn.utils import murmurhash3_32
+
+from taar_assets.lib.clients_daily import (
+    ADDON_BOOL_FIELDS,
+    ADDON_STRING_FIELDS,
+    CONTINUOUS_COLUMNS,
+    SAMPLE_COLUMNS,
+)
+from taar_assets.lib.clustering import NUM_HASH_FEATURES
+
+SPARK_HASHING_SEED = 42  # HashingTF's murmur3 seed
+
+ROW_INDEX_BITS = 32  # as the embedded engine: file_index * 2^32 + row number in the file
+
+
+def _unescaped_location(uri: str) -> str:
+    """Where a file Spark names by URI (file:///..., s3a://..., %-escaped) is, without the scheme."""
+    parts = urlsplit(uri)
+    return unquote(parts.netloc + parts.path)
+
+
+def _file_indexes(spark: SparkSession, scan: DataFrame, files: Sequence[str]) -> DataFrame:
+    """(input_file, file_index): each file as Spark names it, with its place in `files`."""
+    index_of = {path.split("://", 1)[-1]: index for index, path in enumerate(files)}
+    spark_names = scan.inputFiles()
+    unknown = [name for name in spark_names if _unescaped_location(name) not in index_of]
+    if unknown:
+        raise ValueError(f"Spark reads files that are not the window's: {unknown[:3]}")
+    indexes = [index_of[_unescaped_location(name)] for name in spark_names]
+    # From Arrow: decoded in the JVM, no Python worker needed.
+    return spark.createDataFrame(pa.table({"input_file": spark_names, "file_index": pa.array(indexes, pa.int64())}))
+
+
+def _projected_addons() -> Column:
+    """Only the add-on fields the validity rule reads, typed as in the embedded engine's samples."""
+
+    def project(addon: Column) -> Column:
+        fields = [addon.getField(name).cast("string").alias(name) for name in ADDON_STRING_FIELDS]
+        fields += [addon.getField(name).cast("boolean").alias(name) for name in ADDON_BOOL_FIELDS]
+        return F.when(addon.isNotNull(), F.struct(*fields))  # a null add-on stays null
+
+    return F.transform("active_addons", project)
+
+
+def spark_samples(
+    spark: SparkSession,
+    files: Sequence[str],
+    *,
+    min_addons_exclusive: int = 2,
+    max_addons_exclusive: int = 100,
+) -> DataFrame:
+    """SPEC §3.1 over the window's parquet `files` (day order, then name, as ``find_window_files``).
+
+    Returns the latest qualifying row of each client with the columns of ``SAMPLE_COLUMNS``
+    (continuous features as doubles, add-on structs reduced to the fields the validity rule
+    reads). Like the embedded engine it works in two passes: the latest row's position per
+    client is found from light columns, then the rows at those positions are kept by a semi
+    join on the position (add-on structs already reduced, so little travels in the shuffle).
+    """
+    scan = spark.read.parquet(*files)
+    qualifying = scan.where(
+        F.col("client_id").isNotNull()
+        & F.col("active_addons").isNotNull()
+        & (F.size("active_addons") > int(min_addons_exclusive))
+        & (F.size("active_addons") < int(max_addons_exclusive))
+        & (F.col("channel") == "release")
+        & (F.col("app_name") == "Firefox")
+    )
+    # The file list is small enough to broadcast whatever the window's size.
+    indexes = F.broadcast(_file_indexes(spark, scan, files))
+    positioned = (
+        qualifying.select("*", F.input_file_name().alias("input_file"), F.col("_metadata.row_index").alias("row_index"))
+        .join(indexes, "input_file")
+        .withColumn("position", F.shiftleft("file_index", ROW_INDEX_BITS) + F.col("row_index"))
+    )
+    latest = positioned.groupBy("client_id").agg(F.max("position").alias("position"))
+    # Projected before the join, so only the add-on fields kept travel through the shuffle.
+    rows = positioned.select(
+        "position",
+        F.col("client_id").cast("string").alias("client_id"),
+        _projected_addons().alias("active_addons"),
+        *[F.col(name).cast("string").alias(name) for name in ("city", "locale", "os")],
+        *[F.col(source).cast("double").alias(name) for source, name in CONTINUOUS_COLUMNS.items()],
+    )
+    return rows.join(latest.select("position"), "position", "left_semi").select(*SAMPLE_COLUMNS)
+
+
+def _flag_set(addon: Column, name: str) -> Column:
+    # A null flag reads as False, as the original's truthiness test did.
+    return F.coalesce(addon.getField(name), F.lit(False))
+
+
+def spark_valid_addons(samples: DataFrame, whitelist: Collection[str], min_valid_exclusive: int = 2) -> DataFrame:
+    """(client_id, addon_ids) for clients with more than `min_valid_exclusive` valid add-ons (SPEC §3.2).
+
+    Valid: not a system add-on, not app- or user-disabled, of type "extension", not
+    foreign-installed, GUID in `whitelist`. Each client's add-on order is kept.
+    """
+    guids = sorted(whitelist)
+
+    def is_valid(addon: Column) -> Column:
+        return (
+            ~_flag_set(addon, "is_system")
+            & ~_flag_set(addon, "app_disabled")
+            & ~_flag_set(addon, "user_disabled")
+            & ~_flag_set(addon, "foreign_install")
+            & F.coalesce(addon.getField("type") == "extension", F.lit(False))
+            # A long IN list becomes a hash-set lookup (Spark's InSet).
+            & F.coalesce(addon.getField("addon_id").isin(guids), F.lit(False))
+        )
+
+    valid = F.transform(F.filter("active_addons", is_valid), lambda addon: addon.getField("addon_id"))
+    return (
+        samples.select("client_id", valid.alias("addon_ids"))
+        .where(F.size("addon_ids") > int(min_valid_exclusive))
+    )
+
+
+def hashed_bucket(guid: str) -> int:
+    """The HashingTF(2^18) column of a GUID: Spark hashes UTF-8 with MurmurHash3_x86_32, seed 42."""
+    return murmurhash3_32(guid, seed=SPARK_HASHING_SEED) % NUM_HASH_FEATURES
+
+
+def _used_buckets(addons: DataFrame) -> list[int]:
+    guids = addons.select(F.explode("addon_ids").alias("guid")).distinct().collect()
+    return sorted({hashed_bucket(row["guid"]) for row in guids})
+
+
+def spark_clusters(addons: DataFrame, num_clusters: int, seed: int) -> tuple[DataFrame, list[int]]:
+    """(client_id, cluster) by HashingTF -> IDF -> BisectingKMeans on the add-on GUIDs (SPEC §3.3),
+    and the size of each cluster 0 .. num_clusters - 1.
+
+    Clusters are numbered by descending size (0 = biggest); equal sizes are ordered by their
+    smallest client_id, since Spark rows have no inherent order (clusters that bisecting k-means
+    could not make, with too few distinct add-on sets, have size 0). Deterministic for a given
+    `seed` and input. Raises ValueError for fewer clients than clusters, as the embedded engine.
+    """
+    clients = addons.count()
+    if clients < num_clusters:
+        raise ValueError(f"cannot make num_clusters={num_clusters} clusters from only {clients} clients")
+    pipeline = Pipeline(
+        stages=[
+            HashingTF(inputCol="addon_ids", outputCol="term_frequencies", numFeatures=NUM_HASH_FEATURES),
+            VectorSlicer(inputCol="term_frequencies", outputCol="used_frequencies", indices=_used_buckets(addons)),
+            IDF(inputCol="used_frequencies", outputCol="features", minDocFreq=1),
+            BisectingKMeans(k=int(num_clusters), seed=int(seed), featuresCol="features", predictionCol="prediction"),
+        ]
+    )
+    predictions = pipeline.fit(addons).transform(addons).select("client_id", "prediction")
+    found = predictions.groupBy("prediction").agg(F.count("*").alias("size"), F.min("client_id").alias("first"))
+    ranking = sorted(found.collect(), key=lambda row: (-row["size"], row["first"]))
+    label_of = {row["prediction"]: label for label, row in enumerate(ranking)}
+    relabel = F.create_map(*[F.lit(value) for pair in label_of.items() for value in pair])
+    sizes = [row["size"] for row in ranking] + [0] * (num_clusters - len(ranking))
+    return predictions.select("client_id", relabel[F.col("prediction")].cast("int").alias("cluster")), sizes

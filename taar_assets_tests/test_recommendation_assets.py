@@ -1,0 +1,50 @@
+"""The recommendation group materialised with Dagster after the similarity model of the same day."""
+
+import dataclasses
+from pathlib import Path
+
+import dagster as dg
+
+from taar_assets.definitions import build_definitions
+from taar_assets.resources import build_resources
+
+DAY = "2026-11-20"
+
+
+def run_both_jobs(settings):
+    defs = build_definitions(build_resources(settings))
+    instance = dg.DagsterInstance.ephemeral()
+    assert defs.resolve_job_def("similarity_job").execute_in_process(instance=instance, partition_key=DAY).success
+    return defs.resolve_job_def("recommendation_job").execute_in_process(instance=instance, partition_key=DAY)
+
+
+def materialisations(result):
+    return {
+        event.asset_key.to_user_string(): event.step_materialization_data.materialization.metadata
+        for event in result.get_asset_materialization_events()
+    }
+
+
+def test_evaluation_with_metadata_reports_every_method_and_passes_its_check(settings, demo_dataset):
+    with_metadata = dataclasses.replace(settings, addon_metadata=str(demo_dataset.addon_metadata))
+    result = run_both_jobs(with_metadata)
+    metadata = materialisations(result)
+
+    for asset, extension in [("candidate_sources", "json"), ("install_model", "json"), ("recommendation_evaluation", "parquet")]:
+        assert (Path(settings.storage) / asset / f"{DAY}.{extension}").is_file()
+    assert metadata["addon_metadata"]["producer_boosting"].value == "on"
+    assert metadata["install_model"]["validation_auc"].value > 0.6
+    evaluation = metadata["recommendation_evaluation"]
+    assert evaluation["producer_boosting"].value == "on"
+    assert "locale_popularity" in evaluation["scores"].value and "ranker" in evaluation["scores"].value
+    assert evaluation["chart"].value.startswith("![evaluation](data:image/png;base64,")
+    assert evaluation["ranker_metrics"].value["heavy_ranking"] > 0
+    [check] = result.get_asset_check_evaluations()
+    assert check.check_name == "similarity_beats_locale_popularity" and check.passed
+    assert check.metadata["ratio"].value > 1
+
+
+def test_without_metadata_producer_boosting_is_off_and_says_so(settings):
+    metadata = materialisations(run_both_jobs(settings))
+    assert metadata["addon_metadata"]["producer_boosting"].value == "off: no add-on metadata"
+    assert metadata["recommendation_evaluation"]["producer_boosting"].value == "off: no add-on metadata"
