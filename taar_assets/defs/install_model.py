@@ -4,8 +4,8 @@ import dagster as dg
 
 from taar_assets.defs.candidate_sources import CandidateSourcesDocument
 from taar_assets.defs.daily import for_each_day, on_day, single_run
-from taar_assets.defs.similarity_recommender import similarity_model_of
-from taar_assets.io_managers import ArrowTable, PandasFrame, document_type
+from taar_assets.defs.similarity_recommender import MODEL_INPUTS, similarity_model_of
+from taar_assets.io_managers import document_type
 from taar_assets.lib.addon_metadata import parse_addon_metadata
 from taar_assets.lib.evaluation import fit_training_install_model, training_clients
 from taar_assets.lib.install_model import InstallModel
@@ -13,10 +13,6 @@ from taar_assets.lib.seeds import partition_seed, stage_seed
 from taar_assets.partitions import daily_partitions
 
 InstallModelDocument = document_type(InstallModel)
-SAMPLE_PROFILE_COLUMNS = [
-    "client_id", "city", "subsession_hours_sum", "locale", "os",
-    "bookmark_count", "tab_open_count", "total_uri", "unique_tlds",
-]
 
 
 class InstallModelConfig(dg.Config):
@@ -28,12 +24,8 @@ class InstallModelConfig(dg.Config):
     partitions_def=daily_partitions,
     group_name="recommendation",
     ins={
-        "samples": dg.AssetIn(dagster_type=ArrowTable, metadata={"columns": SAMPLE_PROFILE_COLUMNS}),
-        "addons_per_client": dg.AssetIn(dagster_type=ArrowTable),
+        **MODEL_INPUTS,
         "candidate_sources": dg.AssetIn(dagster_type=CandidateSourcesDocument, input_manager_key="document_io_manager"),
-        "donor_pool": dg.AssetIn(dagster_type=PandasFrame),
-        "lr_curves": dg.AssetIn(dagster_type=PandasFrame),
-        "addon_metadata": dg.AssetIn(dagster_type=ArrowTable),
     },
     dagster_type=InstallModelDocument,
     io_manager_key="document_io_manager",

@@ -6,8 +6,8 @@ import dagster as dg
 
 from taar_assets.defs.candidate_sources import CandidateSourcesDocument
 from taar_assets.defs.daily import for_each_day, on_day, single_run
-from taar_assets.defs.install_model import SAMPLE_PROFILE_COLUMNS, InstallModelDocument
-from taar_assets.defs.similarity_recommender import similarity_model_of
+from taar_assets.defs.install_model import InstallModelDocument
+from taar_assets.defs.similarity_recommender import MODEL_INPUTS, similarity_model_of
 from taar_assets.io_managers import ArrowTable, PandasFrame, as_frame
 from taar_assets.lib.addon_metadata import parse_addon_metadata
 from taar_assets.lib.evaluation import (
@@ -30,14 +30,10 @@ class EvaluationConfig(dg.Config):
     partitions_def=daily_partitions,
     group_name="recommendation",
     ins={
-        "samples": dg.AssetIn(dagster_type=ArrowTable, metadata={"columns": SAMPLE_PROFILE_COLUMNS}),
-        "addons_per_client": dg.AssetIn(dagster_type=ArrowTable),
+        **MODEL_INPUTS,
         "amo_whitelist": dg.AssetIn(dagster_type=ArrowTable),
         "candidate_sources": dg.AssetIn(dagster_type=CandidateSourcesDocument, input_manager_key="document_io_manager"),
         "install_model": dg.AssetIn(dagster_type=InstallModelDocument, input_manager_key="document_io_manager"),
-        "donor_pool": dg.AssetIn(dagster_type=PandasFrame),
-        "lr_curves": dg.AssetIn(dagster_type=PandasFrame),
-        "addon_metadata": dg.AssetIn(dagster_type=ArrowTable),
     },
     dagster_type=PandasFrame,
     backfill_policy=single_run,

@@ -13,31 +13,17 @@ import pandas as pd
 Layout = Literal["service", "original"]
 SCHEMA_VERSION = 2
 
-# Donor pool column -> published key, per layout. "service" is what the TAAR service reads
-# (geo_city, subsession_length in seconds); "original" is the original job's layout.
+# Donor pool columns, published under these keys in the "original" job's layout.
+DONOR_FIELDS = (
+    "city", "subsession_hours_sum", "locale", "os",
+    "bookmark_count", "tab_open_count", "total_uri", "unique_tlds", "active_addons",
+)
+# What the TAAR service reads instead (the session length in seconds, not hours).
+SERVICE_RENAMES = {"city": "geo_city", "subsession_hours_sum": "subsession_length"}
+# Donor pool column -> published key, per layout.
 DONOR_KEYS: dict[str, dict[str, str]] = {
-    "service": {
-        "city": "geo_city",
-        "subsession_hours_sum": "subsession_length",
-        "locale": "locale",
-        "os": "os",
-        "bookmark_count": "bookmark_count",
-        "tab_open_count": "tab_open_count",
-        "total_uri": "total_uri",
-        "unique_tlds": "unique_tlds",
-        "active_addons": "active_addons",
-    },
-    "original": {
-        "city": "city",
-        "subsession_hours_sum": "subsession_hours_sum",
-        "locale": "locale",
-        "os": "os",
-        "bookmark_count": "bookmark_count",
-        "tab_open_count": "tab_open_count",
-        "total_uri": "total_uri",
-        "unique_tlds": "unique_tlds",
-        "active_addons": "active_addons",
-    },
+    "service": {column: SERVICE_RENAMES.get(column, column) for column in DONOR_FIELDS},
+    "original": {column: column for column in DONOR_FIELDS},
 }
 SECONDS_PER_HOUR = 3600
 CATEGORICAL_COLUMNS = ("city", "locale", "os")
