@@ -10,11 +10,17 @@ Output: one JSON line per client on stdout, in input order:
 ``{"client_id": ..., "recommendations": [{"addon_id": ..., "source": "similarity", "weight": ...}, ...]}``.
 
 With ``--ranker-config`` (a JSON object for ``RankerConfig.from_dict``) every client's
-similarity candidates (all of them, the limit applies after ranking) go through
+candidates (all of them, the limit applies after ranking) go through
 ``taar_assets.lib.ranker.rank``, shuffled per client_id when random ranking is on; a final
-stderr line reports ``{"ranker_metrics": {...}}``. Similarity is the only candidate source so
-far and there is no heavy model: candidates carry the weight as ``source_score`` and no
-predicted score, so heavy ranking keeps the similarity order.
+stderr line reports ``{"ranker_metrics": {...}}``. Without more sources the candidates are the
+similarity recommendations, with no predicted score, so heavy ranking keeps their order.
+
+With ``--sources`` (the ``candidate_sources`` asset's JSON) the locale-popularity,
+co-installation and curated candidates join them, ``--install-model`` (the ``install_model``
+asset's JSON) scores every candidate for heavy ranking and ``--addon-metadata`` turns producer
+boosting on; the ranker then runs even without ``--ranker-config`` (its defaults). An add-on
+proposed by several sources is listed once, at its best place, with that candidate's source
+and weight (the install score when there is one).
 
 A bad line stops the command: the clients before it have been printed, the error names the
 line number and the problem, and the exit code is 2. Stopping rather than skipping keeps the
@@ -34,7 +40,15 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+from taar_assets.lib.addon_metadata import (
+    AddonMetadata,
+    load_addon_metadata,
+    producer_signals,
+)
+from taar_assets.lib.candidate_sources import CandidateSources
+from taar_assets.lib.install_model import InstallModel
 from taar_assets.lib.ranker import Candidate, RankerConfig, RankerMetrics, rank
 from taar_assets.lib.recommender import ModelError, SimilarityModel, validate_profile
 
@@ -47,6 +61,19 @@ class ProfilesFileError(ValueError):
     """The profiles file cannot be opened, or one of its lines cannot be scored."""
 
 
+@dataclass(frozen=True)
+class MoreSources:
+    """The other candidate sources and the heavy ranker's model, as the daily assets store them."""
+
+    sources: CandidateSources
+    install_model: InstallModel | None
+    metadata: AddonMetadata | None
+
+    def candidates(self, profile: dict, similar: list[tuple[str, float]]) -> list[Candidate]:
+        candidates = self.sources.candidates(profile, similar, self.metadata)
+        return self.install_model.scored(candidates, profile) if self.install_model else candidates
+
+
 def main_recommend(argv: list[str] | None = None) -> int:
     """Run the command with ``argv`` (default: sys.argv); returns the exit code."""
     args = _parser().parse_args(argv)
@@ -57,6 +84,13 @@ def main_recommend(argv: list[str] | None = None) -> int:
                 ranker = RankerConfig.from_dict(json.load(handle))
         except (OSError, ValueError, TypeError) as error:
             return _fail(f"ranker config {args.ranker_config}: {error}", 2)
+    more = None
+    if args.sources:
+        try:
+            more = _more_sources(args)
+        except (OSError, ValueError, TypeError, KeyError) as error:
+            return _fail(f"candidate sources: {error}", 2)
+        ranker = ranker or RankerConfig(enable_producer_boosting=more.metadata is not None)
     try:
         model = SimilarityModel.load(args.model, _storage_options(args.model))
     except (ModelError, OSError) as error:
@@ -65,7 +99,7 @@ def main_recommend(argv: list[str] | None = None) -> int:
     metrics = RankerMetrics()
     try:
         for block in _blocks(args.profiles):
-            _print_block(model, block, args.limit, ranker, metrics)
+            _print_block(model, block, args.limit, ranker, metrics, more)
     except ProfilesFileError as error:
         return _fail(str(error), 2)
     finally:
@@ -83,7 +117,28 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--profiles", required=True, help="JSON-lines file, one client profile per line")
     parser.add_argument("--limit", type=_non_negative, default=10, help="recommendations per client (default 10)")
     parser.add_argument("--ranker-config", help="JSON file of RankerConfig settings; ranks the candidates")
+    parser.add_argument(
+        "--sources",
+        help="candidate_sources JSON (<storage>/candidate_sources/<day>.json): adds locale popularity, "
+        "co-installation and curated candidates, ranked together with similarity",
+    )
+    parser.add_argument(
+        "--install-model", help="install_model JSON (<storage>/install_model/<day>.json): the heavy ranking score"
+    )
+    parser.add_argument("--addon-metadata", help="add-on metadata (TAAR_ADDON_METADATA's format): producer signals")
     return parser
+
+
+def _more_sources(args: argparse.Namespace) -> MoreSources:
+    def read(path: str) -> bytes:
+        with open(path, "rb") as handle:
+            return handle.read()
+
+    return MoreSources(
+        sources=CandidateSources.from_json(read(args.sources)),
+        install_model=InstallModel.from_json(read(args.install_model)) if args.install_model else None,
+        metadata=load_addon_metadata(args.addon_metadata) if args.addon_metadata else None,
+    )
 
 
 def _storage_options(location: str) -> dict:
@@ -149,20 +204,40 @@ def _print_block(
     limit: int,
     ranker: RankerConfig | None,
     metrics: RankerMetrics,
+    more: MoreSources | None = None,
 ) -> None:
     # The ranker may move any candidate into the top `limit`, so it sees them all.
     recommendations = model.recommend_batch([profile for _, profile in block], limit=None if ranker else limit)
-    for (client_id, _), addons in zip(block, recommendations):
-        candidates = [Candidate(addon_id=guid, source=SOURCE, source_score=weight) for guid, weight in addons]
+    signals = producer_signals(more.metadata) if more and more.metadata else None
+    for (client_id, profile), addons in zip(block, recommendations):
+        if more is not None:
+            candidates = more.candidates(profile, addons)
+        else:
+            candidates = [Candidate(addon_id=guid, source=SOURCE, source_score=weight) for guid, weight in addons]
         if ranker is not None:
-            candidates = rank(candidates, ranker, metrics=metrics, random_key=client_id)[:limit]
+            candidates = rank(candidates, ranker, signals, metrics, random_key=client_id)
         output = {
             "client_id": client_id,
             "recommendations": [
-                {"addon_id": c.addon_id, "source": c.source, "weight": c.source_score} for c in candidates
+                {"addon_id": c.addon_id, "source": c.source, "weight": _weight(c)} for c in _distinct(candidates, limit)
             ],
         }
         print(json.dumps(output))
+
+
+def _weight(candidate: Candidate) -> float:
+    """The score the order came from: the install model's when there is one, else the source's."""
+    return candidate.predicted_score if candidate.predicted_score is not None else candidate.source_score
+
+
+def _distinct(ranked: list[Candidate], limit: int) -> list[Candidate]:
+    """The first `limit` add-ons, each at its best place (several sources may propose one add-on)."""
+    chosen: dict[str, Candidate] = {}
+    for candidate in ranked:
+        if len(chosen) == limit:
+            break
+        chosen.setdefault(candidate.addon_id, candidate)
+    return list(chosen.values())
 
 
 def _fail(message: str, code: int) -> int:

@@ -165,3 +165,31 @@ def test_a_model_on_s3_is_read_with_the_pipelines_s3_settings(s3, tmp_path, caps
             ],
         }
     ]
+
+
+def test_all_sources_ranked_with_the_install_model(published, settings, demo_dataset, capsys):
+    from taar_assets.definitions import build_definitions
+    from taar_assets.resources import build_resources
+
+    build_definitions(build_resources(settings)).resolve_job_def("recommendation_job").execute_in_process(
+        partition_key=DAY
+    )
+    model_location, profiles_file, profiles = published
+    storage = Path(settings.storage)
+    code, lines, errors = run(
+        capsys, "--model", model_location, "--profiles", profiles_file, "--limit", 10,
+        "--sources", storage / "candidate_sources" / f"{DAY}.json",
+        "--install-model", storage / "install_model" / f"{DAY}.json",
+        "--addon-metadata", demo_dataset.addon_metadata,
+    )
+    assert code == 0
+    metrics = json.loads(errors[-1])["ranker_metrics"]
+    assert metrics["heavy_ranking"] == len(profiles) and metrics["producer_upranking"] == len(profiles)
+    sources = {r["source"] for line in lines for r in line["recommendations"]}
+    assert len(sources) >= 2, sources
+    for line, profile in zip(lines, profiles):
+        addons = [r["addon_id"] for r in line["recommendations"]]
+        assert len(addons) == len(set(addons)) == 10
+        assert not set(addons) & set(profile["installed_addons"])
+        weights = [r["weight"] for r in line["recommendations"]]
+        assert all(0 <= w <= 1 for w in weights), "install-model probabilities"
