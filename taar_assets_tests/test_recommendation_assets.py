@@ -48,3 +48,26 @@ def test_without_metadata_producer_boosting_is_off_and_says_so(settings):
     metadata = materialisations(run_both_jobs(settings))
     assert metadata["addon_metadata"]["producer_boosting"].value == "off: no add-on metadata"
     assert metadata["recommendation_evaluation"]["producer_boosting"].value == "off: no add-on metadata"
+
+
+def test_the_ranker_configuration_is_run_config_and_validated(settings):
+    defs = build_definitions(build_resources(settings))
+    instance = dg.DagsterInstance.ephemeral()
+    defs.resolve_job_def("similarity_job").execute_in_process(instance=instance, partition_key=DAY)
+    job = defs.resolve_job_def("recommendation_job")
+    ranker = {"enable_quality_upranking": True, "quality_transform": "linear", "linear_bar": 0.0}
+    failed = job.execute_in_process(
+        instance=instance, partition_key=DAY, raise_on_error=False,
+        run_config={"ops": {"recommendation_evaluation": {"config": {"ranker": ranker}}}},
+    )
+    assert not failed.success
+    assert "linear_bar" in failed.failure_data_for_node("recommendation_evaluation").error.cause.message
+
+    ranker["linear_bar"] = 0.5
+    result = job.execute_in_process(
+        instance=instance, partition_key=DAY,
+        run_config={"ops": {"recommendation_evaluation": {"config": {"ranker": ranker}}}},
+    )
+    evaluation = materialisations(result)["recommendation_evaluation"]
+    assert evaluation["ranker_config"].value["linear_bar"] == 0.5
+    assert evaluation["ranker_metrics"].value["quality_upranking"] > 0

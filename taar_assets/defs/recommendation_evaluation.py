@@ -1,8 +1,10 @@
 """Offline evaluation: hold out add-ons, recommend three ways, measure hit-rate, precision, coverage."""
 
 import base64
+from typing import Any
 
 import dagster as dg
+from pydantic import Field
 
 from taar_assets.defs.candidate_sources import CandidateSourcesDocument
 from taar_assets.defs.daily import for_each_day, on_day, single_run
@@ -16,14 +18,20 @@ from taar_assets.lib.evaluation import (
     SIMILARITY_METHOD,
     evaluate,
 )
+from taar_assets.lib.ranker import RankerConfig
 from taar_assets.lib.seeds import partition_seed, stage_seed
 from taar_assets.partitions import daily_partitions
 
 
 class EvaluationConfig(dg.Config):
-    k: int = 10
-    held_out_fraction: float = 0.3
-    seed: int | None = None
+    k: int = Field(10, ge=1, description="Recommendations per client that are scored.")
+    held_out_fraction: float = Field(0.3, gt=0, lt=1, description="Share of each client's add-ons held out.")
+    ranker: dict[str, Any] = Field(
+        default_factory=dict,
+        description="RankerConfig settings for method (c), validated by RankerConfig.from_dict (unknown keys "
+        "and out-of-range values are errors). Default: heavy ranking, producer boosting on when metadata exists.",
+    )
+    seed: int | None = Field(None, description="Root seed; by default derived from the partition day.")
 
 
 @dg.asset(
@@ -57,6 +65,7 @@ def recommendation_evaluation(
     def compute(day: str):
         model = similarity_model_of(on_day(donor_pool, day), on_day(lr_curves, day))
         metadata = parse_addon_metadata(on_day(addon_metadata, day).to_pylist()) or None
+        ranker_config = RankerConfig.from_dict({"enable_producer_boosting": metadata is not None, **config.ranker})
         report = evaluate(
             on_day(addons_per_client, day).to_pandas(),
             on_day(samples, day).to_pandas(),
@@ -68,6 +77,7 @@ def recommendation_evaluation(
             seed=stage_seed(partition_seed(day, config.seed), "evaluation"),
             sources=on_day(candidate_sources, day),
             install_model=on_day(install_model, day),
+            ranker_config=ranker_config,
         )
         table = report.table().rename_axis("method").reset_index()
         hit = {name: scores.hit_rate for name, scores in report.methods.items()}
@@ -81,6 +91,7 @@ def recommendation_evaluation(
             "ranker_vs_similarity": round(hit[RANKER_METHOD] / max(hit[SIMILARITY_METHOD], 1e-9), 3),
             "producer_boosting": "on" if metadata else "off: no add-on metadata",
             "ranker_metrics": dg.MetadataValue.json(report.ranker_metrics),
+            "ranker_config": dg.MetadataValue.json(ranker_config.to_dict()),
         }
 
     return for_each_day(context, compute)
