@@ -9,13 +9,12 @@ from pydantic import Field
 
 from taar_assets.defs.daily import for_each_day, on_day, single_run
 from taar_assets.io_managers import ArrowTable, PandasFrame, provenance
+from taar_assets.lib.clients_daily import PROFILE_COLUMNS
 from taar_assets.lib.donor_profiles import donor_profiles
-from taar_assets.lib.donors import sample_donors
+from taar_assets.lib.donors import MIN_DONORS, sample_donors
 from taar_assets.lib.plots import bar_chart_markdown
 from taar_assets.lib.seeds import partition_seed, stage_rng
 from taar_assets.partitions import daily_partitions
-
-MIN_DONORS = 100  # the original job never published fewer
 
 
 class DonorPoolConfig(dg.Config):
@@ -29,16 +28,8 @@ class DonorPoolConfig(dg.Config):
     partitions_def=daily_partitions,
     group_name="similarity",
     ins={
-        "samples": dg.AssetIn(
-            dagster_type=ArrowTable,
-            # Everything but the raw add-on lists, which the donors take from addons_per_client.
-            metadata={
-                "columns": [
-                    "client_id", "city", "subsession_hours_sum", "locale", "os",
-                    "bookmark_count", "tab_open_count", "total_uri", "unique_tlds",
-                ]
-            },
-        ),
+        # Everything but the raw add-on lists, which the donors take from addons_per_client.
+        "samples": dg.AssetIn(dagster_type=ArrowTable, metadata={"columns": list(PROFILE_COLUMNS)}),
         "addons_per_client": dg.AssetIn(dagster_type=ArrowTable),
         "clusters": dg.AssetIn(dagster_type=ArrowTable),
     },

@@ -46,6 +46,10 @@ SAMPLE_COLUMNS = (
 )
 
 
+# The sample columns that describe a client (its profile), without the raw add-on list.
+PROFILE_COLUMNS = tuple(column for column in SAMPLE_COLUMNS if column != "active_addons")
+
+
 class InputContractError(ValueError):
     """The clients_daily dataset does not follow the input contract."""
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from taar_assets.lib.distance import CONTINUOUS_FEATURES
+from taar_assets.lib.model_files import DONOR_FIELDS
 from taar_assets.lib.privacy import generalise_categories, round_significant
 
-CATEGORICAL = ("city", "locale", "os")
 # Generalised in this order: the city identifies most, the locale least.
 GENERALISATION_ORDER = ("city", "os", "locale")
-CONTINUOUS = ("subsession_hours_sum", "bookmark_count", "tab_open_count", "total_uri", "unique_tlds")
-DONOR_COLUMNS = ("city", "subsession_hours_sum", "locale", "os", *CONTINUOUS[1:], "active_addons", "cluster")
+DONOR_COLUMNS = (*DONOR_FIELDS, "cluster")
 
 
 def donor_profiles(
@@ -36,7 +36,7 @@ def donor_profiles(
         raise ValueError(f"{missing} donors have no add-on list: clusters and addons_per_client disagree")
     donors = donors.sort_values(["cluster", "client_id"], kind="stable").reset_index(drop=True)
     donors, replaced = generalise_categories(donors, GENERALISATION_ORDER, k)
-    for column in CONTINUOUS:
+    for column in CONTINUOUS_FEATURES:
         donors[column] = round_significant(donors[column], significant_digits)
     donors["active_addons"] = donors["active_addons"].map(list)
     return donors[list(DONOR_COLUMNS)], replaced

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+MIN_DONORS = 100  # the original job never published fewer
+
 
 def allocate_donors(cluster_sizes: Mapping[int, int], num_donors: int) -> dict[int, int]:
     """How many donors to take from each cluster.

@@ -13,12 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from taar_assets.lib.distance import CATEGORICAL_FEATURES
+from taar_assets.lib.donors import MIN_DONORS
 from taar_assets.lib.privacy import smallest_group
 
 # Donor columns that are published; the cluster id is not.
-PUBLISHED_TEXT_COLUMNS = ("city", "locale", "os")
-ANONYMITY_COLUMNS = ("city", "locale", "os")
-MIN_DONORS = 100
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def addons_whitelisted(donors: pd.DataFrame, whitelist: Iterable[str]) -> Verdic
 def no_client_identifiers(donors: pd.DataFrame, client_ids: Iterable[str]) -> Verdict:
     """No client id column, and no published value equal to a client id."""
     id_columns = [c for c in donors.columns if "client" in c.lower()]
-    values = {str(v) for column in PUBLISHED_TEXT_COLUMNS for v in donors[column].dropna()}
+    values = {str(v) for column in CATEGORICAL_FEATURES for v in donors[column].dropna()}
     values |= {guid for addons in donors["active_addons"] for guid in addons}
     leaked = values & set(client_ids)
     return Verdict(
@@ -89,7 +88,7 @@ def no_client_identifiers(donors: pd.DataFrame, client_ids: Iterable[str]) -> Ve
 
 def k_anonymous(donors: pd.DataFrame, k: int) -> Verdict:
     """Every (city, locale, os) combination is shared by at least k donors."""
-    smallest = smallest_group(donors, ANONYMITY_COLUMNS)
+    smallest = smallest_group(donors, CATEGORICAL_FEATURES)
     return Verdict(
         smallest >= k,
         f"the rarest (city, locale, os) combination is held by {smallest} donors; k = {k}",

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from taar_assets.lib.distance import CATEGORICAL_FEATURES
+
 Layout = Literal["service", "original"]
 SCHEMA_VERSION = 2
 
@@ -26,7 +28,6 @@ DONOR_KEYS: dict[str, dict[str, str]] = {
     "original": {column: column for column in DONOR_FIELDS},
 }
 SECONDS_PER_HOUR = 3600
-CATEGORICAL_COLUMNS = ("city", "locale", "os")
 
 
 def _plain(value: Any) -> Any:
@@ -52,7 +53,7 @@ def donor_records(donor_pool: pd.DataFrame, layout: Layout = "service") -> list[
             value = values[column]
             if column == "active_addons":
                 record[key] = [str(guid) for guid in value]
-            elif column in CATEGORICAL_COLUMNS:
+            elif column in CATEGORICAL_FEATURES:
                 record[key] = None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
             elif value is None or (isinstance(value, float) and math.isnan(value)):
                 record[key] = None
