@@ -47,7 +47,7 @@ from taar_assets.lib.addon_metadata import (
     load_addon_metadata,
     producer_signals,
 )
-from taar_assets.lib.candidate_sources import CandidateSources
+from taar_assets.lib.candidate_sources import CandidateSources, distinct_candidates
 from taar_assets.lib.install_model import InstallModel
 from taar_assets.lib.ranker import Candidate, RankerConfig, RankerMetrics, rank
 from taar_assets.lib.recommender import ModelError, SimilarityModel, validate_profile
@@ -219,7 +219,8 @@ def _print_block(
         output = {
             "client_id": client_id,
             "recommendations": [
-                {"addon_id": c.addon_id, "source": c.source, "weight": _weight(c)} for c in _distinct(candidates, limit)
+                {"addon_id": c.addon_id, "source": c.source, "weight": _weight(c)}
+                for c in distinct_candidates(candidates, limit)
             ],
         }
         print(json.dumps(output))
@@ -228,16 +229,6 @@ def _print_block(
 def _weight(candidate: Candidate) -> float:
     """The score the order came from: the install model's when there is one, else the source's."""
     return candidate.predicted_score if candidate.predicted_score is not None else candidate.source_score
-
-
-def _distinct(ranked: list[Candidate], limit: int) -> list[Candidate]:
-    """The first `limit` add-ons, each at its best place (several sources may propose one add-on)."""
-    chosen: dict[str, Candidate] = {}
-    for candidate in ranked:
-        if len(chosen) == limit:
-            break
-        chosen.setdefault(candidate.addon_id, candidate)
-    return list(chosen.values())
 
 
 def _fail(message: str, code: int) -> int:

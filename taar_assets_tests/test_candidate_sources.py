@@ -18,8 +18,8 @@ from taar_assets.lib.candidate_sources import (
     Curated,
     LocalePopularity,
     addon_matrix,
+    distinct_candidates,
     profiles_from_samples,
-    recommended_addons,
     similarity_scores,
 )
 from taar_assets.lib.ranker import Candidate
@@ -246,8 +246,8 @@ def test_profiles_use_the_service_names_and_units():
         profiles_from_samples(samples, [[]])
 
 
-def test_recommended_addons_are_distinct_in_ranked_order():
+def test_distinct_candidates_keep_each_addons_best_place():
     ranked = [Candidate(guid, source, 1.0) for guid, source in
               (("B", SIMILARITY), ("A", CURATED), ("B", CURATED), ("C", SIMILARITY))]
-    assert recommended_addons(ranked, 2) == ["B", "A"]
-    assert recommended_addons(ranked, 10) == ["B", "A", "C"]
+    assert [c.addon_id for c in distinct_candidates(ranked, 2)] == ["B", "A"]
+    assert [c.addon_id for c in distinct_candidates(ranked, 10)] == ["B", "A", "C"]

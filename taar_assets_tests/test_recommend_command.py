@@ -187,9 +187,9 @@ def test_all_sources_ranked_with_the_install_model(published, settings, demo_dat
     assert metrics["heavy_ranking"] == len(profiles) and metrics["producer_upranking"] == len(profiles)
     sources = {r["source"] for line in lines for r in line["recommendations"]}
     assert len(sources) >= 2, sources
-    for line, profile in zip(lines, profiles):
+    for line, sent in zip(lines, profiles):
         addons = [r["addon_id"] for r in line["recommendations"]]
         assert len(addons) == len(set(addons)) == 10
-        assert not set(addons) & set(profile["installed_addons"])
+        assert not set(addons) & set(sent["installed_addons"])
         weights = [r["weight"] for r in line["recommendations"]]
         assert all(0 <= w <= 1 for w in weights), "install-model probabilities"

@@ -455,15 +455,15 @@ class CandidateSources:
         )
 
 
-def recommended_addons(ranked: Iterable[Candidate], limit: int) -> list[str]:
-    """The first ``limit`` distinct add-ons of a ranked candidate list (an add-on proposed by
-    several sources takes its best place)."""
-    chosen: dict[str, None] = {}
+def distinct_candidates(ranked: Iterable[Candidate], limit: int) -> list[Candidate]:
+    """The first ``limit`` distinct add-ons of a ranked candidate list, each as the candidate at
+    its best place (an add-on proposed by several sources appears once)."""
+    chosen: dict[str, Candidate] = {}
     for candidate in ranked:
         if len(chosen) == limit:
             break
-        chosen.setdefault(candidate.addon_id)
-    return list(chosen)
+        chosen.setdefault(candidate.addon_id, candidate)
+    return list(chosen.values())
 
 
 # ------------------------------------------------------------------------------------------

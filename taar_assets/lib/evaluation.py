@@ -35,8 +35,8 @@ from taar_assets.lib.addon_metadata import AddonInfo, producer_signals
 from taar_assets.lib.candidate_sources import (
     CandidateSources,
     SimilarityBatch,
+    distinct_candidates,
     profiles_from_samples,
-    recommended_addons,
     similarity_scores,
     with_samples,
 )
@@ -216,7 +216,7 @@ def evaluate(
     for profile, recommended in zip(profiles, similar):
         candidates = install_model.scored(sources.candidates(profile, recommended, metadata), profile)
         ranked = rank(candidates, config, signals, ranker_metrics)
-        recommendations[RANKER_METHOD].append(recommended_addons(ranked, k))
+        recommendations[RANKER_METHOD].append([c.addon_id for c in distinct_candidates(ranked, k)])
     seconds["rank"] = time.perf_counter() - started
 
     catalogue_size = len(set(whitelist))
