@@ -11,25 +11,6 @@ from pathlib import Path
 from taar_assets.resources import DEMO_ROOT, Settings
 
 
-def latest_day(clients_daily_root: str, storage_options: dict | None = None) -> dt.date:
-    """The most recent day folder of a clients_daily dataset."""
-    import fsspec
-
-    from taar_assets.lib.clients_daily import DAY_FOLDER_PREFIX, InputContractError
-
-    fs, base = fsspec.core.url_to_fs(clients_daily_root, **(storage_options or {}))
-    if not fs.isdir(base):
-        raise InputContractError(f"clients_daily dataset not found: {clients_daily_root!r} is not a folder")
-    days = sorted(
-        name.rstrip("/").rsplit("/", 1)[-1].removeprefix(DAY_FOLDER_PREFIX)
-        for name in fs.ls(base, detail=False)
-        if name.rstrip("/").rsplit("/", 1)[-1].startswith(DAY_FOLDER_PREFIX)
-    )
-    if not days:
-        raise InputContractError(f"clients_daily dataset {clients_daily_root!r} has no submission_date_s3= folders")
-    return dt.datetime.strptime(days[-1], "%Y%m%d").date()
-
-
 def ensure_demo_data(settings: Settings, clients: int) -> None:
     """Generate the embedded demo dataset when the configuration points at it and it is absent."""
     from taar_assets.lib.demo_data import DemoSpec, write_demo_dataset
@@ -45,10 +26,14 @@ def run_latest(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from taar_assets.definitions import defs
+    from taar_assets.lib.clients_daily import latest_day
 
     settings = Settings.from_env()
     ensure_demo_data(settings, args.demo_clients)
-    day = dt.date.fromisoformat(args.partition) if args.partition else latest_day(settings.clients_daily, settings.storage_options)
+    if args.partition:
+        day = dt.date.fromisoformat(args.partition)
+    else:
+        day = latest_day(settings.clients_daily, settings.storage_options)
     print(f"building the similarity model for {day} from {settings.clients_daily}", flush=True)
     # With DAGSTER_HOME set the run is recorded there and shows in the UI afterwards.
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()

@@ -158,3 +158,14 @@ def test_rows_of_the_same_day_resolve_by_file_then_position(tmp_path):
     assert samples_for(tmp_path).loc["c1", "city"] == "b-only"
     (tmp_path / "submission_date_s3=20261120" / "part-b.parquet").unlink()
     assert samples_for(tmp_path).loc["c1", "city"] == "a-second"
+
+
+def test_latest_day_is_the_newest_day_folder(tmp_path):
+    from taar_assets.lib.clients_daily import latest_day
+
+    write_day(tmp_path, DAY - dt.timedelta(days=2), [row("c1", GUIDS)])
+    write_day(tmp_path, DAY, [row("c1", GUIDS)])
+    (tmp_path / "_SUCCESS").write_text("")
+    assert latest_day(str(tmp_path)) == DAY
+    with pytest.raises(InputContractError, match="no submission_date_s3=YYYYMMDD folders"):
+        latest_day(str(tmp_path / "submission_date_s3=20261120"))

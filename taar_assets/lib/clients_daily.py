@@ -95,6 +95,26 @@ def _full_path(fs: fsspec.AbstractFileSystem, path: str) -> str:
     return path if _is_local(fs) else fs.unstrip_protocol(path)
 
 
+def _day_folders(
+    root: str, storage_options: Mapping[str, object] | None
+) -> tuple[fsspec.AbstractFileSystem, str, set[str]]:
+    """(filesystem, base path, names of the entries under the dataset root)."""
+    fs, base = fsspec.core.url_to_fs(root, **(storage_options or {}))
+    base = base.rstrip("/")
+    if not fs.isdir(base):
+        raise InputContractError(f"clients_daily dataset not found: {root!r} is not a folder")
+    return fs, base, {name.rstrip("/").rsplit("/", 1)[-1] for name in fs.ls(base, detail=False)}
+
+
+def latest_day(root: str, storage_options: Mapping[str, object] | None = None) -> dt.date:
+    """The most recent day that has a folder in the dataset."""
+    _, _, names = _day_folders(root, storage_options)
+    days = sorted(name.removeprefix(DAY_FOLDER_PREFIX) for name in names if name.startswith(DAY_FOLDER_PREFIX))
+    if not days:
+        raise InputContractError(f"clients_daily dataset {root!r} has no {DAY_FOLDER_PREFIX}YYYYMMDD folders")
+    return dt.datetime.strptime(days[-1], "%Y%m%d").date()
+
+
 def find_window_files(
     root: str,
     window: Window,
@@ -106,14 +126,7 @@ def find_window_files(
     Raises InputContractError when the dataset root does not exist, when the window's last day
     (the partition day) has no folder and `require_end_day` is set, or when no day has data.
     """
-    fs, base = fsspec.core.url_to_fs(root, **(storage_options or {}))
-    base = base.rstrip("/")
-    if not fs.isdir(base):
-        raise InputContractError(f"clients_daily dataset not found: {root!r} is not a folder")
-    present = {
-        name.rstrip("/").rsplit("/", 1)[-1]
-        for name in fs.ls(base, detail=False)
-    }
+    fs, base, present = _day_folders(root, storage_options)
     files: list[str] = []
     missing: list[dt.date] = []
     for day in window.dates():
