@@ -171,6 +171,26 @@ def _move_into_place(temporary: str, target: str) -> None:
         os.replace(temporary, target)
 
 
+def write_locally_in_place(target: str, write: Callable[[str], None]) -> None:
+    """`write(temporary)` beside `target`, then rename it onto `target`: a reader sees the old
+    file (or folder) or the new one, never a half-written one."""
+    folder, name = os.path.split(target)
+    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(temporary)
+        _move_into_place(temporary, target)
+    finally:
+        _remove_local(temporary)
+
+
+def write_bytes_locally_in_place(target: str, data: bytes) -> None:
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+
+    write_locally_in_place(target, write)
+
+
 def _remove_local(path: str) -> None:
     if os.path.isdir(path):
         shutil.rmtree(path)
@@ -193,13 +213,7 @@ class ParquetIOManager(dg.UPathIOManager):
         else:
             table = value
         if _is_local(path):
-            # Write beside the target, then rename: readers never see a half-written file.
-            temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-            try:
-                pq.write_table(table, temporary.path)
-                _move_into_place(temporary.path, path.path)
-            finally:
-                _remove_local(temporary.path)
+            write_locally_in_place(path.path, lambda temporary: pq.write_table(table, temporary))
         else:
             try:
                 if path.is_dir():  # an earlier Spark run's folder would shadow the file
@@ -215,13 +229,13 @@ class ParquetIOManager(dg.UPathIOManager):
         """Spark writes the part files; the provenance goes beside them. The frame's cache, if
         the asset made one to report on it, is released once written."""
         if _is_local(path):
-            temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-            try:
-                value.frame.write.parquet(hadoop_url(temporary.path))
-                (temporary / PROVENANCE_SIDECAR).write_text(json.dumps(value.provenance))
-                _move_into_place(temporary.path, path.path)
-            finally:
-                _remove_local(temporary.path)
+
+            def write(temporary: str) -> None:
+                value.frame.write.parquet(hadoop_url(temporary))
+                with open(os.path.join(temporary, PROVENANCE_SIDECAR), "w") as sidecar:
+                    sidecar.write(json.dumps(value.provenance))
+
+            write_locally_in_place(path.path, write)
         else:
             # Spark's own commit protocol; on S3 use a committer meant for it (the S3A committers).
             value.frame.write.mode("overwrite").parquet(hadoop_url(str(path)))
@@ -332,13 +346,7 @@ class DocumentIOManager(ParquetIOManager):
     def _write(self, value: Any, path: UPath) -> int:
         data = value.to_json()
         if _is_local(path):
-            temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-            try:
-                with open(temporary.path, "wb") as handle:
-                    handle.write(data)
-                _move_into_place(temporary.path, path.path)
-            finally:
-                _remove_local(temporary.path)
+            write_bytes_locally_in_place(path.path, data)
         else:
             path.fs.pipe_file(path.path, data)
         return len(data)

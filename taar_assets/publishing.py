@@ -25,12 +25,13 @@ import datetime as dt
 import errno
 import json
 import os
-import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 import dagster as dg
 import fsspec
+
+from taar_assets.io_managers import write_bytes_locally_in_place
 
 MODEL_FILES = ("donors", "lr_curves", "manifest")  # "latest" is written in this order, manifest last
 
@@ -167,14 +168,7 @@ class ModelPublisher(dg.ConfigurableResource):
         with _naming_errors("write", self.url(name)):
             if "file" in fs.protocol:
                 fs.makedirs(os.path.dirname(path), exist_ok=True)
-                temporary = f"{path}.{uuid.uuid4().hex}.tmp"
-                try:
-                    with open(temporary, "wb") as handle:
-                        handle.write(data)
-                    os.replace(temporary, path)
-                finally:
-                    if os.path.exists(temporary):
-                        os.remove(temporary)
+                write_bytes_locally_in_place(path, data)
             else:
                 fs.pipe_file(path, data)  # a single PUT: the object is whole or absent
 
