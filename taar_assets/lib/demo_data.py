@@ -32,8 +32,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from taar_assets.lib.addon_metadata import AddonInfo, addon_metadata_json
+from taar_assets.lib.clients_daily import DAY_FOLDER_PREFIX, day_folder
 
-DAY_FOLDER_PREFIX = "submission_date_s3="
 DAY_FILE_NAME = "part-0.parquet"
 
 ADDON_STRUCT = pa.struct(
@@ -985,7 +985,7 @@ def write_demo_dataset(out_dir: str | os.PathLike, spec: DemoSpec) -> DemoSummar
         pending = None
         for day, date in enumerate(dates):
             table = _day_table(day, spec, catalog, clients, entries, window_start_epoch_day)
-            folder = clients_daily / f"{DAY_FOLDER_PREFIX}{date:%Y%m%d}"
+            folder = clients_daily / day_folder(date)
             folder.mkdir(exist_ok=True)
             if pending is not None:
                 pending.result()
