@@ -31,7 +31,6 @@ from pyspark.ml.clustering import BisectingKMeans
 from pyspark.ml.feature import IDF, HashingTF, VectorSlicer
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from sklearn.utils import murmurhash3_32
 
 from taar_assets.lib.clients_daily import (
     ADDON_BOOL_FIELDS,
@@ -39,9 +38,7 @@ from taar_assets.lib.clients_daily import (
     CONTINUOUS_COLUMNS,
     SAMPLE_COLUMNS,
 )
-from taar_assets.lib.clustering import NUM_HASH_FEATURES
-
-SPARK_HASHING_SEED = 42  # HashingTF's murmur3 seed
+from taar_assets.lib.clustering import MIN_SPARK_PARTITIONS, NUM_HASH_FEATURES, hashed_bucket
 
 ROW_INDEX_BITS = 32  # as the embedded engine: file_index * 2^32 + row number in the file
 
@@ -149,14 +146,25 @@ def spark_valid_addons(samples: DataFrame, whitelist: Collection[str], min_valid
     )
 
 
-def hashed_bucket(guid: str) -> int:
-    """The HashingTF(2^18) column of a GUID: Spark hashes UTF-8 with MurmurHash3_x86_32, seed 42."""
-    return murmurhash3_32(guid, seed=SPARK_HASHING_SEED) % NUM_HASH_FEATURES
-
-
 def _used_buckets(addons: DataFrame) -> list[int]:
     guids = addons.select(F.explode("addon_ids").alias("guid")).distinct().collect()
     return sorted({hashed_bucket(row["guid"]) for row in guids})
+
+
+ROWS_PER_CLUSTERING_PARTITION = 1_000_000
+
+
+def spark_conf_value(frame: DataFrame, key: str) -> str | None:
+    return frame.sparkSession.conf.get(key, None)
+
+
+def _check_shuffle_partitions(default_parallelism: str | None) -> None:
+    if default_parallelism is not None and int(default_parallelism) < MIN_SPARK_PARTITIONS:
+        raise ValueError(
+            f"spark.default.parallelism={default_parallelism} makes Spark's BisectingKMeans depend on how "
+            f"the data is partitioned (and disagree with the embedded engine): set it to at least "
+            f"{MIN_SPARK_PARTITIONS} or leave it unset"
+        )
 
 
 def spark_clusters(addons: DataFrame, num_clusters: int, seed: int) -> tuple[DataFrame, list[int]]:
@@ -171,6 +179,10 @@ def spark_clusters(addons: DataFrame, num_clusters: int, seed: int) -> tuple[Dat
     clients = addons.count()
     if clients < num_clusters:
         raise ValueError(f"cannot make num_clusters={num_clusters} clusters from only {clients} clients")
+    _check_shuffle_partitions(spark_conf_value(addons, "spark.default.parallelism"))
+    # BisectingKMeans draws each cluster's random start in the order its shuffle returns the
+    # clusters, which follows the cluster index only with enough partitions.
+    addons = addons.repartition(max(MIN_SPARK_PARTITIONS, -(-clients // ROWS_PER_CLUSTERING_PARTITION)))
     pipeline = Pipeline(
         stages=[
             HashingTF(inputCol="addon_ids", outputCol="term_frequencies", numFeatures=NUM_HASH_FEATURES),
