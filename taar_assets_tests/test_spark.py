@@ -55,7 +55,11 @@ def both_engines(spark, root: Path, whitelist: list[str], end: dt.date = DAY):
     return (by_client(local), by_client(on_spark)), (by_client(local_addons), by_client(spark_addons))
 
 
-def test_hand_made_rows_give_the_same_samples_and_addons(spark, tmp_path):
+@pytest.mark.parametrize("latest_rows_by", ["broadcast", "shuffle"])
+def test_hand_made_rows_give_the_same_samples_and_addons(spark, tmp_path, monkeypatch, latest_rows_by):
+    if latest_rows_by == "shuffle":  # as for a window of more clients than is broadcast
+        monkeypatch.setattr("taar_assets.lib.spark_stages.MAX_BROADCAST_POSITIONS", 0)
+        spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")  # nor may Spark decide to
     root = tmp_path / "clients daily %41"  # Spark names files by escaped URI
     old = DAY - dt.timedelta(days=5)
     write_day(root, old, [row("moved", GUIDS, city="Old"), row("kept", GUIDS[:3], os="Linux")])
@@ -90,7 +94,10 @@ def test_hand_made_rows_give_the_same_samples_and_addons(spark, tmp_path):
             ),
         ],
     )
-    (local, on_spark), (local_addons, spark_addons) = both_engines(spark, root, GUIDS)
+    try:
+        (local, on_spark), (local_addons, spark_addons) = both_engines(spark, root, GUIDS)
+    finally:
+        spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
     assert on_spark == local
     assert {r["client_id"]: r["city"] for r in on_spark}["twice"] == "third"
     assert spark_addons == local_addons
@@ -170,6 +177,7 @@ def test_too_few_default_partitions_are_refused():
     from taar_assets.lib.spark_stages import _check_shuffle_partitions
 
     _check_shuffle_partitions(None)
+    _check_shuffle_partitions("4")
     _check_shuffle_partitions("8")
     with pytest.raises(ValueError, match="spark.default.parallelism=3"):
         _check_shuffle_partitions("3")

@@ -32,9 +32,12 @@ from sklearn.utils import murmurhash3_32
 NUM_HASH_FEATURES = 2**18
 SPARK_HASHING_SEED = 42  # HashingTF's murmur3 seed
 MAX_ITERATIONS = 20  # pyspark.ml BisectingKMeans' maxIter default, as the original job ran it
-# Spark orders the clusters of a level (and so who draws which random numbers) by the order
-# its shuffle returns them: by cluster index only with at least this many partitions.
-MIN_SPARK_PARTITIONS = 8
+# Spark returns the clusters of a level (and so draws their random starts) in the order of the
+# shuffle partitions they land in, cluster i in partition i mod P: in index order when P is 4
+# or at least 8. The Spark engine shuffles them into such a number of partitions.
+def keeps_cluster_order(partitions: int) -> bool:
+    return partitions == 4 or partitions >= 8
+
 
 AddonLists = pa.ListArray | pa.LargeListArray | pa.ChunkedArray | Sequence[Sequence[str]]
 
@@ -203,8 +206,8 @@ def spark_bisecting_kmeans(
     uniform noise, then `max_iterations` rounds of 2-means. The noise comes from
     java.util.Random(seed), drawn cluster after cluster in the order Spark iterates its map of
     clusters. (That order, for levels of at most 4 clusters, is the order Spark's shuffle
-    returns them: by index when the data has at least MIN_SPARK_PARTITIONS partitions, which
-    the Spark engine ensures.)
+    returns them: by index with a suitable number of partitions, which
+    the Spark engine ensures (`keeps_cluster_order`).)
     """
     points = features.tocsr()
     squared_norms = np.asarray(points.multiply(points).sum(axis=1)).ravel()

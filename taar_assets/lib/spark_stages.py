@@ -31,6 +31,7 @@ from pyspark.ml.clustering import BisectingKMeans
 from pyspark.ml.feature import IDF, HashingTF, VectorSlicer
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, StructField, StructType
 
 from taar_assets.lib.clients_daily import (
     ADDON_BOOL_FIELDS,
@@ -38,9 +39,10 @@ from taar_assets.lib.clients_daily import (
     CONTINUOUS_COLUMNS,
     SAMPLE_COLUMNS,
 )
-from taar_assets.lib.clustering import MIN_SPARK_PARTITIONS, NUM_HASH_FEATURES, hashed_bucket
+from taar_assets.lib.clustering import NUM_HASH_FEATURES, hashed_bucket, keeps_cluster_order
 
 ROW_INDEX_BITS = 32  # as the embedded engine: file_index * 2^32 + row number in the file
+MAX_BROADCAST_POSITIONS = 4_000_000  # clients whose latest positions (8 bytes each) go to every task
 
 
 def _unescaped_location(uri: str) -> str:
@@ -72,6 +74,21 @@ def _projected_addons() -> Column:
     return F.transform("active_addons", project)
 
 
+def _pruned_schema(schema: StructType) -> StructType:
+    """The files' schema with the add-on structs cut to the fields the validity rule reads.
+
+    Spark prunes nested fields a query names directly, but not inside a lambda such as
+    ``transform``'s; reading the add-on lists with this schema skips the other add-on columns
+    of the parquet files (name, version, dates, ...). Kept fields keep the files' types.
+    """
+    addons = schema["active_addons"].dataType
+    if not (isinstance(addons, ArrayType) and isinstance(addons.elementType, StructType)):
+        return schema  # not the contract's shape: read as is, and let the query report it
+    kept = [field for field in addons.elementType.fields if field.name in (*ADDON_STRING_FIELDS, *ADDON_BOOL_FIELDS)]
+    pruned = StructField("active_addons", ArrayType(StructType(kept), addons.containsNull), True)
+    return StructType([pruned if field.name == "active_addons" else field for field in schema.fields])
+
+
 def spark_samples(
     spark: SparkSession,
     files: Sequence[str],
@@ -87,7 +104,7 @@ def spark_samples(
     client is found from light columns, then the rows at those positions are kept by a semi
     join on the position (add-on structs already reduced, so little travels in the shuffle).
     """
-    scan = spark.read.parquet(*files)
+    scan = spark.read.schema(_pruned_schema(spark.read.parquet(*files).schema)).parquet(*files)
     qualifying = scan.where(
         F.col("client_id").isNotNull()
         & F.col("active_addons").isNotNull()
@@ -103,8 +120,12 @@ def spark_samples(
         .join(indexes, "input_file")
         .withColumn("position", F.shiftleft("file_index", ROW_INDEX_BITS) + F.col("row_index"))
     )
-    latest = positioned.groupBy("client_id").agg(F.max("position").alias("position"))
-    # Projected before the join, so only the add-on fields kept travel through the shuffle.
+    # Computed once, eagerly: its size decides how the rows are matched to it.
+    latest = positioned.groupBy("client_id").agg(F.max("position").alias("position")).select("position").localCheckpoint()
+    if latest.count() <= MAX_BROADCAST_POSITIONS:
+        # Every task keeps its latest rows itself: the wide rows are never shuffled.
+        latest = F.broadcast(latest)
+    # Projected before the join, so only the add-on fields kept travel through a shuffle.
     rows = positioned.select(
         "position",
         F.col("client_id").cast("string").alias("client_id"),
@@ -112,7 +133,7 @@ def spark_samples(
         *[F.col(name).cast("string").alias(name) for name in ("city", "locale", "os")],
         *[F.col(source).cast("double").alias(name) for source, name in CONTINUOUS_COLUMNS.items()],
     )
-    return rows.join(latest.select("position"), "position", "left_semi").select(*SAMPLE_COLUMNS)
+    return rows.join(latest, "position", "left_semi").select(*SAMPLE_COLUMNS)
 
 
 def _flag_set(addon: Column, name: str) -> Column:
@@ -154,16 +175,20 @@ def _used_buckets(addons: DataFrame) -> list[int]:
 ROWS_PER_CLUSTERING_PARTITION = 1_000_000
 
 
-def spark_conf_value(frame: DataFrame, key: str) -> str | None:
-    return frame.sparkSession.conf.get(key, None)
+def clustering_partitions(clients: int) -> int:
+    """Partitions for BisectingKMeans' input: few (each of its ~100 jobs runs a task per partition),
+    about a million clients each, and a count that keeps its clusters in index order."""
+    wanted = -(-clients // ROWS_PER_CLUSTERING_PARTITION)
+    return 4 if wanted <= 4 else max(wanted, 8)
 
 
 def _check_shuffle_partitions(default_parallelism: str | None) -> None:
-    if default_parallelism is not None and int(default_parallelism) < MIN_SPARK_PARTITIONS:
+    # When set, spark.default.parallelism is the partition count of BisectingKMeans' shuffles.
+    if default_parallelism is not None and not keeps_cluster_order(int(default_parallelism)):
         raise ValueError(
             f"spark.default.parallelism={default_parallelism} makes Spark's BisectingKMeans depend on how "
-            f"the data is partitioned (and disagree with the embedded engine): set it to at least "
-            f"{MIN_SPARK_PARTITIONS} or leave it unset"
+            "the data is partitioned (and disagree with the embedded engine): set it to 4 or at least 8, "
+            "or leave it unset"
         )
 
 
@@ -179,19 +204,24 @@ def spark_clusters(addons: DataFrame, num_clusters: int, seed: int) -> tuple[Dat
     clients = addons.count()
     if clients < num_clusters:
         raise ValueError(f"cannot make num_clusters={num_clusters} clusters from only {clients} clients")
-    _check_shuffle_partitions(spark_conf_value(addons, "spark.default.parallelism"))
+    _check_shuffle_partitions(addons.sparkSession.conf.get("spark.default.parallelism", None))
     # BisectingKMeans draws each cluster's random start in the order its shuffle returns the
-    # clusters, which follows the cluster index only with enough partitions.
-    addons = addons.repartition(max(MIN_SPARK_PARTITIONS, -(-clients // ROWS_PER_CLUSTERING_PARTITION)))
-    pipeline = Pipeline(
-        stages=[
-            HashingTF(inputCol="addon_ids", outputCol="term_frequencies", numFeatures=NUM_HASH_FEATURES),
-            VectorSlicer(inputCol="term_frequencies", outputCol="used_frequencies", indices=_used_buckets(addons)),
-            IDF(inputCol="used_frequencies", outputCol="features", minDocFreq=1),
-            BisectingKMeans(k=int(num_clusters), seed=int(seed), featuresCol="features", predictionCol="prediction"),
-        ]
-    )
-    predictions = pipeline.fit(addons).transform(addons).select("client_id", "prediction")
+    # clusters, which follows the cluster index only for some partition counts. Cached: the
+    # bucket list, IDF, BisectingKMeans and the predictions each read it.
+    addons = addons.repartition(clustering_partitions(clients)).persist()
+    try:
+        pipeline = Pipeline(
+            stages=[
+                HashingTF(inputCol="addon_ids", outputCol="term_frequencies", numFeatures=NUM_HASH_FEATURES),
+                VectorSlicer(inputCol="term_frequencies", outputCol="used_frequencies", indices=_used_buckets(addons)),
+                IDF(inputCol="used_frequencies", outputCol="features", minDocFreq=1),
+                BisectingKMeans(k=int(num_clusters), seed=int(seed), featuresCol="features", predictionCol="prediction"),
+            ]
+        )
+        # Computed once, here: the cluster sizes below and the IO manager's write both read them.
+        predictions = pipeline.fit(addons).transform(addons).select("client_id", "prediction").localCheckpoint()
+    finally:
+        addons.unpersist()
     found = predictions.groupBy("prediction").agg(F.count("*").alias("size"), F.min("client_id").alias("first"))
     ranking = sorted(found.collect(), key=lambda row: (-row["size"], row["first"]))
     label_of = {row["prediction"]: label for label, row in enumerate(ranking)}
