@@ -68,12 +68,7 @@ def bucket(s3) -> str:
 @pytest.fixture(scope="session")
 def spark():
     """One local[2] Spark session for all Spark tests; the Spark engine uses it instead of starting its own."""
-    import os
-    import shutil
-
-    pytest.importorskip("pyspark", reason="the Spark engine's tests need pyspark (the 'spark' extra)")
-    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
-        pytest.skip("the Spark engine's tests need Java 17+")
+    _skip_without_spark()
     from pyspark.sql import SparkSession
 
     session = (
@@ -87,3 +82,22 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+def _skip_without_spark() -> None:
+    import os
+    import shutil
+
+    pytest.importorskip("pyspark", reason="the Spark engine's tests need pyspark (the 'spark' extra)")
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        pytest.skip("the Spark engine's tests need Java 17+")
+
+
+@pytest.fixture(scope="session")
+def spark_connect(tmp_path_factory):
+    """The sc:// URL of a Spark Connect server on 127.0.0.1 (its own JVM) for the session."""
+    _skip_without_spark()
+    from taar_assets_tests.spark_connect_server import local_spark_connect_server
+
+    with local_spark_connect_server(tmp_path_factory.mktemp("spark_connect") / "server.log") as url:
+        yield url

@@ -3,6 +3,9 @@ and a whole partition on Spark that passes every check. One local[2] session ser
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -219,6 +222,31 @@ def test_a_partition_on_spark_passes_every_check_and_keeps_the_provenance(spark,
     stored_samples = pq.read_table(storage / "samples" / f"{DEMO_END}.parquet")
     assert by_client(stored_samples) == by_client(build_samples(files))
     assert spark.range(3).count() == 3, "the engine leaves a session it did not start running"
+
+
+def test_a_partition_through_spark_connect_makes_the_embedded_engines_model(spark_connect, settings, tmp_path):
+    # As a user runs it: the CLI in its own process (pyspark allows no Connect session in a process
+    # running a classic one, as this one does), configured by the environment.
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(("TAAR_", "DAGSTER_HOME"))}
+    environment.update(
+        TAAR_CLIENTS_DAILY=settings.clients_daily,
+        TAAR_WHITELIST=settings.whitelist,
+        TAAR_STORAGE=str(tmp_path / "connect"),
+        TAAR_PUBLISH=str(tmp_path / "connect_published"),
+        TAAR_ENGINE="spark",
+        TAAR_SPARK_REMOTE=spark_connect,
+    )
+    command = [str(Path(sys.executable).with_name("taar-assets")), "run", "--partition", f"{DEMO_END}"]
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    assert run_similarity(settings, partition_key=f"{DEMO_END}").success  # the embedded engine
+    for stage in ["samples", "addons_per_client", "clusters"]:
+        on_spark = pq.read_table(tmp_path / "connect" / stage / f"{DEMO_END}.parquet")
+        local = pq.read_table(Path(settings.storage) / stage / f"{DEMO_END}.parquet")
+        assert by_client(on_spark.select(local.column_names)) == by_client(local), stage
+    for name in ("donors.json", "lr_curves.json"):
+        assert (tmp_path / "connect_published" / name).read_bytes() == (Path(settings.publish) / name).read_bytes()
 
 
 def test_spark_output_loads_with_its_provenance_and_engines_can_take_turns(spark, tmp_path):
