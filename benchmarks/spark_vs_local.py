@@ -5,7 +5,7 @@ fresh process on this machine, and the clock starts once its Spark session is up
 printed apart), so the figures compare the work:
 
 * embedded: the asset graph's amo_whitelist + samples + addons_per_client + clusters for one
-  partition with TAAR_ENGINE=local (DuckDB, Arrow, scikit-learn);
+  partition with TAAR_ENGINE=local (DuckDB, Arrow, NumPy);
 * spark: the same assets with TAAR_ENGINE=spark on local[2];
 * original: benchmarks/original_job.py (the seed's job) through stage 3, its clusters written to
   parquet as the assets write theirs; with --original-full also the whole original job.

@@ -1,7 +1,7 @@
 """Where the heavy stages (samples, addons_per_client, clusters) run: the `engine` resource.
 
 `LocalEngine` (the default) computes them in the run's process with DuckDB, Arrow and
-scikit-learn. `SparkEngine` computes them on Spark (a local master, a cluster master such as
+NumPy. `SparkEngine` computes them on Spark (a local master, a cluster master such as
 `yarn`, or a Spark Connect server) and has Spark write their parquet; the stages after them read
 that parquet the same way for both engines. pyspark is imported only when a Spark session is
 first needed, so the local engine runs without it.
@@ -24,7 +24,7 @@ class Engine(dg.ConfigurableResource):
 
 
 class LocalEngine(Engine):
-    """DuckDB, Arrow and scikit-learn inside the run's process."""
+    """DuckDB, Arrow and NumPy inside the run's process."""
 
 
 class SparkEngine(Engine):

@@ -13,14 +13,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-HOST = "127.0.0.1"
+from taar_assets_tests.ui_server import HOST, free_port
+
 STARTUP_SECONDS = 120
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def _accepts_connections(port: int) -> bool:
@@ -33,7 +28,7 @@ def local_spark_connect_server(log: Path) -> Iterator[str]:
     """Run a local[2] Spark Connect server while the block runs; yields its sc:// URL."""
     import pyspark
 
-    port = _free_port()
+    port = free_port()
     command = [
         str(Path(pyspark.__file__).parent / "bin" / "spark-submit"),
         "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",

@@ -32,7 +32,7 @@ class ClustersConfig(dg.Config):
     ins={"addons_per_client": dg.AssetIn(dagster_type=StoredTableInput)},
     dagster_type=ArrowTable,
     backfill_policy=single_run,
-    kinds={"scikitlearn", "parquet"},
+    kinds={"numpy", "parquet"},
 )
 def clusters(context: dg.AssetExecutionContext, config: ClustersConfig, engine: Engine, addons_per_client):
     """(client_id, cluster): cluster 0 is the biggest (SPEC §3.3)."""

@@ -18,6 +18,8 @@ higher-order functions, pyspark.ml): no Python row UDF, so executors need no Pyt
   ``clustering.cluster_clients``. A VectorSlicer between HashingTF and IDF keeps only the
   buckets some client uses, as the embedded engine does: all-zero columns change no distance,
   but Spark's bisecting k-means keeps dense centres, and 2^18-wide ones made it ~4x slower.
+  Its input gets a partition count that makes the result reproducible (see
+  ``clustering.keeps_cluster_order``): then the embedded engine's labels are Spark's.
 """
 
 from __future__ import annotations
@@ -102,7 +104,8 @@ def spark_samples(
     (continuous features as doubles, add-on structs reduced to the fields the validity rule
     reads). Like the embedded engine it works in two passes: the latest row's position per
     client is found from light columns, then the rows at those positions are kept by a semi
-    join on the position (add-on structs already reduced, so little travels in the shuffle).
+    join on the position: against a broadcast set of positions up to MAX_BROADCAST_POSITIONS
+    clients (no shuffle of the wide rows), else by shuffling both sides.
     """
     scan = spark.read.schema(_pruned_schema(spark.read.parquet(*files).schema)).parquet(*files)
     qualifying = scan.where(
