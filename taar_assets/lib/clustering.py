@@ -206,8 +206,13 @@ def spark_bisecting_kmeans(
     uniform noise, then `max_iterations` rounds of 2-means. The noise comes from
     java.util.Random(seed), drawn cluster after cluster in the order Spark iterates its map of
     clusters. (That order, for levels of at most 4 clusters, is the order Spark's shuffle
-    returns them: by index with a suitable number of partitions, which
-    the Spark engine ensures (`keeps_cluster_order`).)
+    returns them: by index with a suitable number of partitions, which the Spark engine
+    ensures, see `keeps_cluster_order`.)
+
+    One case where the engines can still differ: a cluster whose clients all have the same
+    add-on set costs 0 only up to rounding, and Spark splits it again (an empty split) when its
+    rounding error exceeds 2.2e-16 per client, which depends on how Spark partitioned the sums.
+    That needs k above the number of distinct add-on sets among some cluster's clients.
     """
     points = features.tocsr()
     squared_norms = np.asarray(points.multiply(points).sum(axis=1)).ravel()
