@@ -107,7 +107,9 @@ def spark_samples(
     join on the position: against a broadcast set of positions up to MAX_BROADCAST_POSITIONS
     clients (no shuffle of the wide rows), else by shuffling both sides.
     """
-    scan = spark.read.schema(_pruned_schema(spark.read.parquet(*files).schema)).parquet(*files)
+    # Without mergeSchema Spark too reads one file's footer for the schema; reading the window's
+    # oldest file here avoids listing every file twice.
+    scan = spark.read.schema(_pruned_schema(spark.read.parquet(files[0]).schema)).parquet(*files)
     qualifying = scan.where(
         F.col("client_id").isNotNull()
         & F.col("active_addons").isNotNull()
