@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
-from taar_assets.lib.clients_daily import Window
-from taar_assets.lib.demo_data import DemoSpec, write_demo_dataset
+from taar_assets.similarity.input_contract import Window
+from taar_assets.demo.generator import DemoSpec, write_demo_dataset
 
 END = dt.date(2026, 11, 20)
 ROOT = Path("data/bench")

@@ -1,4 +1,4 @@
-"""Serving benchmark of the similarity recommender (taar_assets.lib.recommender).
+"""Serving benchmark of the similarity recommender (taar_assets.similarity.recommender).
 
 Times ``SimilarityModel.recommend`` one client at a time (median and p90 microseconds per
 client against every donor) and ``recommend_batch`` (clients per second) on a published
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from taar_assets.lib.recommender import (
+from taar_assets.similarity.recommender import (
     CATEGORICAL_COUNT,
     PROFILE_FIELDS,
     SimilarityModel,
@@ -35,7 +35,7 @@ def build_demo_model(folder: Path, clients: int) -> str:
     import dagster as dg
 
     from taar_assets.definitions import build_definitions
-    from taar_assets.lib.demo_data import DemoSpec, write_demo_dataset
+    from taar_assets.demo.generator import DemoSpec, write_demo_dataset
     from taar_assets.resources import Settings, build_resources
 
     demo = write_demo_dataset(folder / "demo", DemoSpec(clients=clients, days=100, end_date=DEMO_END, seed=1))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from end_to_end import END, dataset
 
-from taar_assets.lib.clients_daily import Window
+from taar_assets.similarity.input_contract import Window
 
 STAGES = ["amo_whitelist", "samples", "addons_per_client", "clusters"]
 SPARK_CONF = {"spark.driver.memory": "4g", "spark.ui.showConsoleProgress": "false"}

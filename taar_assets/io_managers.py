@@ -1,125 +1,41 @@
-"""The parquet IO manager: one dataset per asset and day, `<base>/<asset>/<YYYY-MM-DD>.parquet`.
+"""The IO managers: one stored value per asset and day, `<base>/<asset>/<YYYY-MM-DD>.<ext>`.
 
 The base is a local folder or an `s3://bucket/prefix` URL; switching is configuration only.
-Values are Arrow tables, pandas DataFrames or, on the Spark engine, Spark DataFrames; the
-asset's Dagster type says which one an input wants, and a `StoredTable` input is not read
-until the asset asks (as Arrow, or by Spark from its URL). Arrow and pandas values are one
-parquet file; Spark writes a folder of part files at the same path, with the value's
-provenance in a `_taar_provenance.json` file inside it (readers skip `_` files). Either form
-loads the same way. Single-run backfills over a range are computed and written one day at a
-time (`PartitionedOutput` / `LazyPartitions`), so a long range never holds every day in memory.
+
+- `ParquetIOManager` stores tables: a pyarrow.Table or pandas.DataFrame as one parquet file,
+  an engine's `DeferredTable` (e.g. Spark's) as the folder of part files the engine writes, and
+  a domain value with `to_table()` / `from_table()` (the donor pool, the LR curves) as parquet.
+  The input's Dagster type says what an asset gets back; a `StoredTable` input is not read until
+  the asset (or its engine) asks.
+- `DocumentIOManager` stores JSON documents (values with `to_json()` / `from_json()`).
+
+Single-run backfills over a range are computed and written one day at a time
+(`PartitionedOutput` / `LazyPartitions`), so a long range never holds every day in memory.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import shutil
-import sys
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from upath import UPath
 
-
-def _is_spark_frame(value: Any) -> bool:
-    # pyspark is optional: a value can only be a Spark DataFrame once pyspark has been imported.
-    pyspark_sql = sys.modules.get("pyspark.sql")
-    return pyspark_sql is not None and isinstance(value, pyspark_sql.DataFrame)
-
-
-def _is_arrow_value(value: Any) -> bool:
-    return isinstance(value, (pa.Table, SparkTable, PartitionedOutput, LazyPartitions)) or _is_spark_frame(value)
-
-
-def _is_pandas_value(value: Any) -> bool:
-    return isinstance(value, (pd.DataFrame, PartitionedOutput, LazyPartitions))
-
-
-# Dagster types for the two value kinds; they also admit the per-day containers of range runs.
-ArrowTable = dg.DagsterType(
-    name="ArrowTable",
-    type_check_fn=lambda _, value: _is_arrow_value(value),
-    typing_type=pa.Table,
-    description="A pyarrow.Table stored as parquet (a Spark DataFrame when the Spark engine made it).",
+from taar_assets.storage import (
+    PROVENANCE_SIDECAR,
+    DeferredTable,
+    StoredTable,
+    count_rows,
+    is_local_upath,
+    read_table,
+    write_bytes_locally_in_place,
+    write_locally_in_place,
 )
-PandasFrame = dg.DagsterType(
-    name="PandasFrame",
-    type_check_fn=lambda _, value: _is_pandas_value(value),
-    typing_type=pd.DataFrame,
-    description="A pandas.DataFrame stored as parquet.",
-)
-
-
-def hadoop_url(location: str) -> str:
-    """A storage location as Spark (Hadoop) names it: s3:// is s3a://, a local path is absolute."""
-    if location.startswith("s3://"):
-        return "s3a://" + location.removeprefix("s3://")
-    return location if "://" in location else os.path.abspath(location)
-
-
-class StoredTable:
-    """One stored day of an upstream asset, read only when the asset asks.
-
-    `read()` gives what an ArrowTable input would (the input's `columns`, the provenance);
-    Spark reads it from `url`.
-    """
-
-    def __init__(self, path: UPath, read: Callable[[], pa.Table]):
-        self.path = path
-        self._read = read
-
-    @property
-    def url(self) -> str:
-        return hadoop_url(str(self.path))
-
-    def read(self) -> pa.Table:
-        return self._read()
-
-
-StoredTableInput = dg.DagsterType(
-    name="StoredTable",
-    type_check_fn=lambda _, value: isinstance(value, (StoredTable, LazyPartitions)),
-    typing_type=StoredTable,
-    description="An upstream day's parquet, read when the asset asks: as Arrow, or by Spark.",
-)
-
-
-# Parquet schema metadata key under which a value's provenance (parameters, input window) travels
-# from stage to stage: `DataFrame.attrs` for pandas, schema metadata for Arrow, `SparkTable` for
-# Spark, which cannot write schema metadata: its folder holds the record as a sidecar file.
-PROVENANCE_KEY = b"taar.provenance"
-PROVENANCE_SIDECAR = "_taar_provenance.json"
-
-
-class SparkTable:
-    """A Spark DataFrame for the IO manager to write, with the provenance it carries."""
-
-    def __init__(self, frame: Any, record: dict[str, Any]):
-        self.frame = frame
-        self.provenance = record
-
-
-def provenance(value: pa.Table | pd.DataFrame | SparkTable) -> dict[str, Any]:
-    if isinstance(value, pd.DataFrame):
-        return dict(value.attrs.get("provenance", {}))
-    if isinstance(value, SparkTable):
-        return dict(value.provenance)
-    raw = (value.schema.metadata or {}).get(PROVENANCE_KEY)
-    return json.loads(raw) if raw else {}
-
-
-def with_provenance(table: Any, record: dict[str, Any]) -> pa.Table | SparkTable:
-    """`table` (Arrow, or a Spark DataFrame) carrying `record` to storage and to the next stages."""
-    if _is_spark_frame(table):
-        return SparkTable(table, record)
-    return table.replace_schema_metadata({**(table.schema.metadata or {}), PROVENANCE_KEY: json.dumps(record)})
 
 
 class PartitionedOutput:
@@ -145,57 +61,44 @@ class LazyPartitions(Mapping[str, Any]):
         return len(self._load_by_day)
 
 
+_PER_DAY = (PartitionedOutput, LazyPartitions)
+
+
+def _stored_type(name: str, typing_type: type, admits: tuple[type, ...], description: str) -> dg.DagsterType:
+    return dg.DagsterType(
+        name=name,
+        type_check_fn=lambda _, value: isinstance(value, (*admits, *_PER_DAY)),
+        typing_type=typing_type,
+        description=description,
+    )
+
+
+# The Dagster types of stored values; each also admits the per-day containers of range runs.
+ArrowTable = _stored_type(
+    "ArrowTable", pa.Table, (pa.Table, DeferredTable), "A table stored as parquet, loaded as a pyarrow.Table."
+)
+PandasFrame = _stored_type("PandasFrame", pd.DataFrame, (pd.DataFrame,), "A pandas.DataFrame stored as parquet.")
+StoredTableInput = _stored_type(
+    "StoredTable", StoredTable, (StoredTable,), "An upstream day's table, read when the stage (or its engine) asks."
+)
+
+
+@functools.cache
+def table_type(value_class: type) -> dg.DagsterType:
+    """The Dagster type of a domain value stored as parquet (`to_table()` / `from_table()`)."""
+    return _stored_type(value_class.__name__, value_class, (value_class,), f"A {value_class.__name__} stored as parquet.")
+
+
+@functools.cache
+def document_type(document_class: type) -> dg.DagsterType:
+    """The Dagster type of a JSON document value (`to_json()` / `from_json()`)."""
+    return _stored_type(
+        document_class.__name__, document_class, (document_class,), f"A {document_class.__name__} stored as JSON."
+    )
+
+
 class MissingPartitionError(FileNotFoundError):
     """An upstream partition was never materialised."""
-
-
-def _is_local(path: UPath) -> bool:
-    return path.protocol in ("", "file", "local")
-
-
-def _dataset_location(path: UPath) -> tuple[str, Any]:
-    """(path, filesystem) for pyarrow to read a folder of part files."""
-    return (os.path.abspath(path.path), None) if _is_local(path) else (path.path, path.fs)
-
-
-def _move_into_place(temporary: str, target: str) -> None:
-    """Local rename of a written file or folder onto `target`; readers never see it half-written."""
-    if os.path.lexists(target) and (os.path.isdir(target) or os.path.isdir(temporary)):
-        # A folder (Spark's output) cannot replace, or be replaced by, another entry in one
-        # rename: the old one is moved aside first, so readers briefly find no data, never a mix.
-        aside = f"{temporary}.old"
-        os.rename(target, aside)
-        os.rename(temporary, target)
-        _remove_local(aside)
-    else:
-        os.replace(temporary, target)
-
-
-def write_locally_in_place(target: str, write: Callable[[str], None]) -> None:
-    """`write(temporary)` beside `target`, then rename it onto `target`: a reader sees the old
-    file (or folder) or the new one, never a half-written one."""
-    folder, name = os.path.split(target)
-    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(temporary)
-        _move_into_place(temporary, target)
-    finally:
-        _remove_local(temporary)
-
-
-def write_bytes_locally_in_place(target: str, data: bytes) -> None:
-    def write(temporary: str) -> None:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-
-    write_locally_in_place(target, write)
-
-
-def _remove_local(path: str) -> None:
-    if os.path.isdir(path):
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        os.remove(path)
 
 
 class ParquetIOManager(dg.UPathIOManager):
@@ -206,17 +109,19 @@ class ParquetIOManager(dg.UPathIOManager):
 
     def _write(self, value: Any, path: UPath) -> int:
         """Store `value` at `path`; returns the rows written."""
-        if isinstance(value, SparkTable) or _is_spark_frame(value):
-            return self._write_spark(value if isinstance(value, SparkTable) else SparkTable(value, {}), path)
+        if isinstance(value, DeferredTable):
+            return self._write_deferred(value, path)
         if isinstance(value, pd.DataFrame):
-            table = with_provenance(pa.Table.from_pandas(value, preserve_index=False), provenance(value))
-        else:
+            table = pa.Table.from_pandas(value, preserve_index=False)
+        elif isinstance(value, pa.Table):
             table = value
-        if _is_local(path):
+        else:
+            table = value.to_table()
+        if is_local_upath(path):
             write_locally_in_place(path.path, lambda temporary: pq.write_table(table, temporary))
         else:
             try:
-                if path.is_dir():  # an earlier Spark run's folder would shadow the file
+                if path.is_dir():  # an earlier engine's folder would shadow the file
                     path.fs.rm(path.path, recursive=True)
                 # One object store PUT (or multipart completion) is atomic already.
                 with path.open("wb") as handle:
@@ -225,38 +130,23 @@ class ParquetIOManager(dg.UPathIOManager):
                 raise OSError(f"could not write {path}: {error}") from error
         return table.num_rows
 
-    def _write_spark(self, value: SparkTable, path: UPath) -> int:
-        """Spark writes the part files; the provenance goes beside them. The frame's cache, if
-        the asset made one to report on it, is released once written."""
-        if _is_local(path):
+    def _write_deferred(self, value: DeferredTable, path: UPath) -> int:
+        """The engine writes the part files; the provenance goes beside them. What the engine
+        kept to compute the table is released once it is written."""
+        if is_local_upath(path):
 
             def write(temporary: str) -> None:
-                value.frame.write.parquet(hadoop_url(temporary))
-                with open(os.path.join(temporary, PROVENANCE_SIDECAR), "w") as sidecar:
+                value.write_folder(temporary)
+                with open(f"{temporary}/{PROVENANCE_SIDECAR}", "w") as sidecar:
                     sidecar.write(json.dumps(value.provenance))
 
             write_locally_in_place(path.path, write)
         else:
-            # Spark's own commit protocol; on S3 use a committer meant for it (the S3A committers).
-            value.frame.write.mode("overwrite").parquet(hadoop_url(str(path)))
+            # The engine's own commit protocol; on S3 use a committer meant for it (the S3A committers).
+            value.write_folder(str(path))
             (path / PROVENANCE_SIDECAR).write_text(json.dumps(value.provenance))
-        value.frame.unpersist()
-        source, filesystem = _dataset_location(path)
-        return ds.dataset(source, filesystem=filesystem, format="parquet").count_rows()
-
-    def _read_table(self, context: dg.InputContext, path: UPath) -> pa.Table:
-        columns = (context.definition_metadata or {}).get("columns")
-        columns = list(columns) if columns else None
-        try:
-            if path.is_dir():  # written by Spark
-                source, filesystem = _dataset_location(path)
-                table = pq.read_table(source, filesystem=filesystem, columns=columns)
-                sidecar = path / PROVENANCE_SIDECAR
-                return with_provenance(table, json.loads(sidecar.read_text())) if sidecar.exists() else table
-            with path.open("rb") as handle:
-                return pq.read_table(handle, columns=columns)
-        except FileNotFoundError as error:
-            raise self._missing(context, path) from error
+        value.release()
+        return count_rows(path)
 
     @staticmethod
     def _missing(context: dg.InputContext, path: UPath) -> MissingPartitionError:
@@ -266,16 +156,20 @@ class ParquetIOManager(dg.UPathIOManager):
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
         wanted = context.dagster_type.typing_type
+        columns = (context.definition_metadata or {}).get("columns")
         if wanted is StoredTable:
             if not path.exists():
                 raise self._missing(context, path)
-            return StoredTable(path, lambda: self._read_table(context, path))
-        table = self._read_table(context, path)
-        if wanted is not pd.DataFrame:
-            return table
-        frame = table.to_pandas()
-        frame.attrs["provenance"] = provenance(table)
-        return frame
+            return StoredTable(path, columns)
+        try:
+            table = read_table(path, columns)
+        except FileNotFoundError as error:
+            raise self._missing(context, path) from error
+        if wanted is pd.DataFrame:
+            return table.to_pandas()
+        if hasattr(wanted, "from_table"):
+            return wanted.from_table(table)
+        return table
 
     def load_partitions(self, context: dg.InputContext) -> Any:
         paths = self._get_paths_for_partitions(context)
@@ -288,7 +182,7 @@ class ParquetIOManager(dg.UPathIOManager):
     def make_directory(self, path: UPath) -> None:
         # Object stores have no folders, and s3fs's mkdir would create a missing bucket rather
         # than let the write fail on it.
-        if _is_local(path):
+        if is_local_upath(path):
             super().make_directory(path)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
@@ -309,29 +203,13 @@ class ParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
     base_url: str
     storage_options: dict[str, Any] = {}  # s3fs options for an s3:// base (endpoint, region)
 
-    def create_io_manager(self, context: dg.InitResourceContext) -> ParquetIOManager:
+    def _base_path(self) -> UPath:
         base = UPath(self.base_url)
         # A local UPath warns about storage options it would ignore anyway.
-        return ParquetIOManager(base_path=base if _is_local(base) else UPath(self.base_url, **self.storage_options))
+        return base if is_local_upath(base) else UPath(self.base_url, **self.storage_options)
 
-
-def document_type(document_class: type) -> dg.DagsterType:
-    """The Dagster type of a JSON document value: a class with `to_json()` and `from_json()`."""
-    return dg.DagsterType(
-        name=document_class.__name__,
-        type_check_fn=lambda _, value: isinstance(value, (document_class, PartitionedOutput, LazyPartitions)),
-        typing_type=document_class,
-        description=f"A {document_class.__name__} stored as JSON.",
-    )
-
-
-def as_frame(value: pd.DataFrame | pa.Table) -> pd.DataFrame:
-    """A loaded table as pandas, keeping its provenance (for checks, whose input type is Any)."""
-    if isinstance(value, pd.DataFrame):
-        return value
-    frame = value.to_pandas()
-    frame.attrs["provenance"] = provenance(value)
-    return frame
+    def create_io_manager(self, context: dg.InitResourceContext) -> ParquetIOManager:
+        return ParquetIOManager(base_path=self._base_path())
 
 
 class DocumentIOManager(ParquetIOManager):
@@ -345,7 +223,7 @@ class DocumentIOManager(ParquetIOManager):
 
     def _write(self, value: Any, path: UPath) -> int:
         data = value.to_json()
-        if _is_local(path):
+        if is_local_upath(path):
             write_bytes_locally_in_place(path.path, data)
         else:
             path.fs.pipe_file(path.path, data)
@@ -363,4 +241,4 @@ class DocumentIOManagerFactory(ParquetIOManagerFactory):
     """JSON documents under `base_url` (a folder or s3://bucket/prefix)."""
 
     def create_io_manager(self, context: dg.InitResourceContext) -> DocumentIOManager:
-        return DocumentIOManager(base_path=super().create_io_manager(context)._base_path)
+        return DocumentIOManager(base_path=self._base_path())

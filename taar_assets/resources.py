@@ -8,7 +8,7 @@
 | TAAR_PUBLISH              | publisher.location (published model)   | data/published                   |
 | TAAR_PUBLISH_LAYOUT       | publisher.layout: service | original   | service                          |
 | TAAR_PUBLISH_BZ2          | publisher.bz2 (1/true: add bz2 copies) | off                              |
-| TAAR_DUCKDB_MEMORY_LIMIT  | clients_daily.duckdb_memory_limit      | 3GB                              |
+| TAAR_DUCKDB_MEMORY_LIMIT  | engine.memory_limit (local engine)     | 3GB                              |
 | TAAR_ADDON_METADATA       | recommendation_inputs.addon_metadata   | unset: producer boosting off     |
 | TAAR_ENGINE               | engine: local or spark (**)            | local                            |
 | TAAR_SPARK_MASTER         | engine.master (spark-submit's wins)    | local[2]                         |
@@ -22,7 +22,7 @@
 used for their s3:// locations (local paths ignore them). Relative paths are resolved against
 the working directory (the project root when launched with `dg` or `dagster dev` from there).
 
-(**) LocalEngine or SparkEngine (taar_assets/engines.py). The TAAR_SPARK_* variables apply to
+(**) LocalEngine or SparkEngine (taar_assets/engines/). The TAAR_SPARK_* variables apply to
 the Spark engine only, which reads and writes s3:// locations as s3a:// through Hadoop: its
 S3 settings (endpoint, credentials provider) go in TAAR_SPARK_CONF as spark.hadoop.fs.s3a.*.
 """
@@ -37,11 +37,13 @@ from typing import Any
 
 import dagster as dg
 
-from taar_assets.engines import Engine, LocalEngine, SparkEngine
+from taar_assets.engines import Engine
+from taar_assets.engines.local import LocalEngine
+from taar_assets.engines.spark import SparkEngine
 from taar_assets.io_managers import DocumentIOManagerFactory, ParquetIOManagerFactory
-from taar_assets.lib import clients_daily as clients_daily_lib
-from taar_assets.lib.addon_metadata import AddonMetadata, load_addon_metadata
-from taar_assets.lib.whitelist import load_whitelist
+from taar_assets.recommendation.addon_metadata import AddonMetadata, load_addon_metadata
+from taar_assets.similarity.input_contract import Window, WindowFiles, find_window_files
+from taar_assets.similarity.whitelist import load_whitelist
 
 DEMO_ROOT = "data/demo"
 
@@ -112,11 +114,10 @@ class ClientsDailyResource(dg.ConfigurableResource):
 
     root: str
     whitelist: str
-    duckdb_memory_limit: str = "3GB"
     storage_options: dict[str, Any] = {}  # s3fs options for s3:// locations (endpoint, region)
 
-    def window_files(self, window: clients_daily_lib.Window, require_end_day: bool) -> clients_daily_lib.WindowFiles:
-        return clients_daily_lib.find_window_files(
+    def window_files(self, window: Window, require_end_day: bool) -> WindowFiles:
+        return find_window_files(
             self.root, window, require_end_day=require_end_day, storage_options=self.storage_options
         )
 
@@ -137,7 +138,7 @@ class RecommendationInputs(dg.ConfigurableResource):
 
 def build_engine(settings: Settings) -> Engine:
     if settings.engine == "local":
-        return LocalEngine()
+        return LocalEngine(memory_limit=settings.duckdb_memory_limit)
     if settings.engine == "spark":
         return SparkEngine(master=settings.spark_master, remote=settings.spark_remote, conf=settings.spark_conf)
     raise ValueError(f"TAAR_ENGINE must be 'local' or 'spark', got {settings.engine!r}")
@@ -151,7 +152,6 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "clients_daily": ClientsDailyResource(
             root=settings.clients_daily,
             whitelist=settings.whitelist,
-            duckdb_memory_limit=settings.duckdb_memory_limit,
             storage_options=settings.storage_options,
         ),
         "engine": build_engine(settings),

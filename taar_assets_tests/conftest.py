@@ -5,7 +5,7 @@ import dagster as dg
 import pytest
 
 from taar_assets.definitions import build_definitions
-from taar_assets.lib.demo_data import DemoSpec, write_demo_dataset
+from taar_assets.demo.generator import DemoSpec, write_demo_dataset
 from taar_assets.resources import Settings, build_resources
 
 DEMO_END = dt.date(2026, 11, 20)

@@ -10,26 +10,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from taar_assets.lib.demo_data import ADDON_STRUCT
+from taar_assets.similarity.input_contract import CLIENTS_DAILY_SCHEMA
 
-ADDON_TYPE = ADDON_STRUCT
-SCHEMA = pa.schema(
-    [
-        ("client_id", pa.string()),
-        ("channel", pa.string()),
-        ("app_name", pa.string()),
-        ("city", pa.string()),
-        ("locale", pa.string()),
-        ("os", pa.string()),
-        ("subsession_hours_sum", pa.float64()),
-        ("places_bookmarks_count_mean", pa.float64()),
-        ("scalar_parent_browser_engagement_tab_open_event_count_sum", pa.int64()),
-        ("scalar_parent_browser_engagement_total_uri_count_sum", pa.int64()),
-        ("scalar_parent_browser_engagement_unique_domains_count_mean", pa.float64()),
-        ("active_addons", pa.list_(ADDON_TYPE)),
-        ("country", pa.string()),
-    ]
-)
+# The input contract's columns, plus one the pipeline must ignore.
+SCHEMA = CLIENTS_DAILY_SCHEMA.append(pa.field("country", pa.string()))
+ADDON_TYPE = CLIENTS_DAILY_SCHEMA.field("active_addons").type.value_type
 
 
 def addon(guid: str, **overrides: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from taar_assets.lib.addon_metadata import (
+from taar_assets.recommendation.addon_metadata import (
     AddonInfo,
     AddonMetadataError,
     addon_metadata_json,
@@ -17,7 +17,7 @@ from taar_assets.lib.addon_metadata import (
     parse_addon_metadata,
     producer_signals,
 )
-from taar_assets.lib.ranker import ProducerQuality, ProducerQualityRule, ProducerSignals
+from taar_assets.recommendation.ranker import ProducerQuality, ProducerQualityRule, ProducerSignals
 
 
 def record(guid: str = "tabs@example.com", **overrides) -> dict:

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taar_assets.lib.addon_metadata import parse_addon_metadata
-from taar_assets.lib.candidate_sources import (
+from taar_assets.recommendation.addon_metadata import parse_addon_metadata
+from taar_assets.recommendation.sources import (
     ADDON_FEATURES,
     CO_INSTALLATION,
     CURATED,
@@ -22,7 +22,7 @@ from taar_assets.lib.candidate_sources import (
     profiles_from_samples,
     similarity_scores,
 )
-from taar_assets.lib.ranker import Candidate
+from taar_assets.recommendation.ranker import Candidate
 
 # Six clients. Holders: A 4, B 3, C 3, E 3, D 1. Together: A-B 2, B-C 2, C-E 2, A-C 1, A-D 1,
 # A-E 1, B-E 1.

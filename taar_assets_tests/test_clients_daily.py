@@ -5,11 +5,11 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from taar_assets.lib.addons import valid_addons_per_client
-from taar_assets.lib.clients_daily import (
+from taar_assets.engines.local.addons import valid_addons_per_client
+from taar_assets.engines.local.samples import build_samples
+from taar_assets.similarity.input_contract import (
     InputContractError,
     Window,
-    build_samples,
     find_window_files,
     validate_schemas,
 )
@@ -161,7 +161,7 @@ def test_rows_of_the_same_day_resolve_by_file_then_position(tmp_path):
 
 
 def test_latest_day_is_the_newest_day_folder(tmp_path):
-    from taar_assets.lib.clients_daily import latest_day
+    from taar_assets.similarity.input_contract import latest_day
 
     write_day(tmp_path, DAY - dt.timedelta(days=2), [row("c1", GUIDS)])
     write_day(tmp_path, DAY, [row("c1", GUIDS)])

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse
 from sklearn.metrics import adjusted_rand_score
 
-from taar_assets.lib.clustering import (
+from taar_assets.similarity.clustering import (
     NUM_HASH_FEATURES,
     JavaRandom,
     cluster_clients,

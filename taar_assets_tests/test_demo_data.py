@@ -14,15 +14,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from taar_assets.lib import demo_data
-from taar_assets.lib.addon_metadata import load_addon_metadata, producer_signals
-from taar_assets.lib.demo_data import (
+from taar_assets.cli.demo_data import main as main_demo_data
+from taar_assets.demo import generator as demo_data
+from taar_assets.recommendation.addon_metadata import load_addon_metadata, producer_signals
+from taar_assets.demo.generator import (
     DemoSpec,
     DemoSummary,
-    main_demo_data,
     write_demo_dataset,
 )
-from taar_assets.lib.ranker import ProducerQuality, ProducerQualityRule
+from taar_assets.recommendation.ranker import ProducerQuality, ProducerQualityRule
 
 END = dt.date(2024, 3, 31)
 SPEC = DemoSpec(clients=2_000, days=30, end_date=END, seed=7)
@@ -371,6 +371,18 @@ def test_command_line_rejects_a_bad_argument(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "clients" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_command_line_help_names_the_command_and_shows_every_default(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main_demo_data(["--help"])
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("usage: taar-assets demo-data ")
+    text = " ".join(printed.split())  # independent of how argparse wraps the lines
+    assert f"--clients CLIENTS number of clients (default: {DemoSpec().clients})" in text
+    options = ["--clients", "--days", "--end-date", "--groups", "--whitelist-size", "--seed", "--out"]
+    assert text.count("(default: ") == len(options)
 
 
 def test_addon_metadata_describes_every_extension(dataset, addons, whitelist):

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from scipy.spatial import distance as scipy_distance
 
-from taar_assets.lib.distance import (
+from taar_assets.similarity.distance import (
     CATEGORICAL_FEATURES,
     CONTINUOUS_FEATURES,
     distances_to_one,

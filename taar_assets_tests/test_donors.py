@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taar_assets.lib.donors import allocate_donors, sample_donors
+from taar_assets.similarity.donors import allocate_donors, sample_donors
 
 
 def clustered_clients(sizes: dict[int, int]) -> pd.DataFrame:

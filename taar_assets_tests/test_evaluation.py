@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taar_assets.lib.addon_metadata import load_addon_metadata
-from taar_assets.lib.demo_data import DemoSpec, write_demo_dataset
-from taar_assets.lib.evaluation import (
+from taar_assets.recommendation.addon_metadata import load_addon_metadata
+from taar_assets.demo.generator import DemoSpec, write_demo_dataset
+from taar_assets.recommendation.evaluation import (
     LOCALE_POPULARITY_METHOD,
     RANKER_METHOD,
     SIMILARITY_METHOD,
@@ -22,7 +22,7 @@ from taar_assets.lib.evaluation import (
     metrics_chart_png,
     recommendation_scores,
 )
-from taar_assets.lib.recommender import SimilarityModel
+from taar_assets.similarity.recommender import SimilarityModel
 from taar_assets.resources import Settings
 from taar_assets_tests.conftest import DEMO_END, run_similarity
 from taar_assets_tests.test_install_model import (

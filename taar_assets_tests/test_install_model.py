@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taar_assets.lib.candidate_sources import SOURCE_TYPES, CandidateSources
-from taar_assets.lib.install_model import (
+from taar_assets.recommendation.sources import SOURCE_TYPES, CandidateSources
+from taar_assets.recommendation.install_model import (
     FEATURE_NAMES,
     InstallModel,
     TrainingExamples,
@@ -17,7 +17,7 @@ from taar_assets.lib.install_model import (
     fit_install_model,
     training_examples,
 )
-from taar_assets.lib.ranker import Candidate
+from taar_assets.recommendation.ranker import Candidate
 
 GROUP_LOCALES = ("de", "fr", "it")
 TASTES = [[f"{group}{i}@example.com" for i in range(6)] for group in "abc"]

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from taar_assets.lib.distance import distances_to_one, feature_matrices
-from taar_assets.lib.lr_curves import (
+from taar_assets.similarity.distance import distances_to_one, feature_matrices
+from taar_assets.similarity.lr_curves import (
     DegenerateScoresError,
     ScoreSets,
     density_grid,

@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from taar_assets.lib import model_checks
-from taar_assets.lib.lr_curves import ScoreSets, density_grid, mass_in_range
+from taar_assets.similarity import checks as model_checks
+from taar_assets.similarity.lr_curves import ScoreSets, density_grid, mass_in_range
 
 
 def donors(n=120, clusters=3):

@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 from s3fs.errors import translate_boto_error
 
-from taar_assets.defs.similarity_model import model_documents
-from taar_assets.lib.model_files import sha256
+from taar_assets.similarity.donor_profiles import DonorPool
+from taar_assets.similarity.lr_curves import LrCurves
+from taar_assets.similarity.model_files import model_documents
+from taar_assets.similarity.model_files import sha256
 from taar_assets.publishing import (
     ModelPublisher,
     PublishError,
@@ -60,8 +62,12 @@ def model_files(day: dt.date, layout: str = "service") -> dict[str, bytes]:
     curves = pd.DataFrame(
         {"x": [0.0, 0.5, 1.0], "numerator": [0.9, 0.5, 0.1], "denominator": [0.1, 0.5, float(day.day)]}
     )
-    curves.attrs["provenance"] = {"parameters": {"num_clusters": 2}, "input_window": {"end": f"{day}", "days": 90}}
-    return model_documents(f"{day}", donors, curves, layout)
+    pool = DonorPool(
+        donors, num_donors=100, k_anonymity=1, significant_digits=2, num_clusters=2, cluster_sizes={0: 1, 1: 2},
+        input_window={"end": f"{day}", "days": 90},
+    )
+    lr = LrCurves(curves, kernel_bandwidth=0.35, num_pdf_points=3, mass_in_range={"numerator": 1.0, "denominator": 1.0})
+    return model_documents(f"{day}", pool, lr, layout)
 
 
 def published(publisher: ModelPublisher) -> dict[str, bytes]:

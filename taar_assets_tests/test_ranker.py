@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from taar_assets.lib.ranker import (
+from taar_assets.recommendation.ranker import (
     Candidate,
     ProducerQuality,
     ProducerQualityRule,

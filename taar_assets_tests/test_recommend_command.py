@@ -6,8 +6,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from taar_assets.lib.recommender import SimilarityModel
-from taar_assets.recommend_command import main_recommend
+from taar_assets.similarity.recommender import SimilarityModel
+from taar_assets.cli.recommend import main_recommend
 from taar_assets_tests.conftest import run_similarity
 from taar_assets_tests.test_consumer import client_profile
 from taar_assets_tests.test_recommender import (

@@ -10,8 +10,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from taar_assets.lib import model_files, recommender
-from taar_assets.lib.recommender import (
+from taar_assets.similarity import model_files, recommender
+from taar_assets.similarity.recommender import (
     ModelError,
     ProfileError,
     SimilarityModel,

@@ -17,16 +17,14 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from upath import UPath
 
-from taar_assets.engines import LocalEngine, SparkEngine
-from taar_assets.io_managers import (
-    PROVENANCE_SIDECAR,
-    ParquetIOManager,
-    provenance,
-    with_provenance,
-)
-from taar_assets.lib.addons import valid_addons_per_client
-from taar_assets.lib.clients_daily import Window, build_samples, find_window_files
-from taar_assets.lib.clustering import (
+from taar_assets.engines.local import LocalEngine
+from taar_assets.engines.local.addons import valid_addons_per_client
+from taar_assets.engines.local.samples import build_samples
+from taar_assets.engines.spark import SparkEngine, SparkTable
+from taar_assets.io_managers import ParquetIOManager
+from taar_assets.similarity.input_contract import Window, find_window_files
+from taar_assets.storage import PROVENANCE_SIDECAR, provenance, with_provenance
+from taar_assets.similarity.clustering import (
     NUM_HASH_FEATURES,
     JavaRandom,
     cluster_clients,
@@ -48,7 +46,7 @@ def by_client(table: pa.Table) -> list[dict]:
 
 def both_engines(spark, root: Path, whitelist: list[str], end: dt.date = DAY):
     """(samples, valid add-ons) from the embedded engine and from Spark, as sorted row lists."""
-    from taar_assets.lib.spark_stages import spark_samples, spark_valid_addons
+    from taar_assets.engines.spark.stages import spark_samples, spark_valid_addons
 
     files = find_window_files(str(root), Window(end))
     local = build_samples(files)
@@ -61,7 +59,7 @@ def both_engines(spark, root: Path, whitelist: list[str], end: dt.date = DAY):
 @pytest.mark.parametrize("latest_rows_by", ["broadcast", "shuffle"])
 def test_hand_made_rows_give_the_same_samples_and_addons(spark, tmp_path, monkeypatch, latest_rows_by):
     if latest_rows_by == "shuffle":  # as for a window of more clients than is broadcast
-        monkeypatch.setattr("taar_assets.lib.spark_stages.MAX_BROADCAST_POSITIONS", 0)
+        monkeypatch.setattr("taar_assets.engines.spark.stages.MAX_BROADCAST_POSITIONS", 0)
         spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")  # nor may Spark decide to
     root = tmp_path / "clients daily %41"  # Spark names files by escaped URI
     old = DAY - dt.timedelta(days=5)
@@ -126,7 +124,7 @@ def test_hashed_bucket_is_the_column_spark_hashing_tf_uses(spark):
 
 
 def spark_labels(spark, client_ids, addon_lists, num_clusters, seed):
-    from taar_assets.lib.spark_stages import spark_clusters
+    from taar_assets.engines.spark.stages import spark_clusters
 
     frame = spark.createDataFrame(pa.table({"client_id": client_ids, "addon_ids": pa.array(addon_lists, pa.list_(pa.string()))}))
     clusters, sizes = spark_clusters(frame, num_clusters, seed)
@@ -165,7 +163,7 @@ def test_on_demo_data_both_engines_make_the_same_clusters(spark, demo_dataset, n
 
 
 def test_spark_clusters_do_not_depend_on_how_the_input_is_partitioned(spark, demo_dataset):
-    from taar_assets.lib.spark_stages import spark_clusters
+    from taar_assets.engines.spark.stages import spark_clusters
 
     frame = spark.createDataFrame(demo_addons(demo_dataset))
     labelings = []
@@ -177,7 +175,7 @@ def test_spark_clusters_do_not_depend_on_how_the_input_is_partitioned(spark, dem
 
 
 def test_too_few_default_partitions_are_refused():
-    from taar_assets.lib.spark_stages import _check_shuffle_partitions
+    from taar_assets.engines.spark.stages import _check_shuffle_partitions
 
     _check_shuffle_partitions(None)
     _check_shuffle_partitions("4")
@@ -265,7 +263,7 @@ def test_spark_output_loads_with_its_provenance_and_engines_can_take_turns(spark
         return manager.load_from_path(load, path)
 
     frame = spark.createDataFrame([("c1", 1.0), ("c2", 2.0)], "client_id string, value double")
-    loaded = store(with_provenance(frame, record))
+    loaded = store(with_provenance(SparkTable(frame), record))
     assert path.is_dir() and (path / PROVENANCE_SIDECAR).is_file()
     assert loaded.column_names == ["client_id"] and sorted(loaded.column("client_id").to_pylist()) == ["c1", "c2"]
     assert provenance(loaded) == record
@@ -273,7 +271,7 @@ def test_spark_output_loads_with_its_provenance_and_engines_can_take_turns(spark
     # The engines can take turns on the same day: a file replaces a folder and back.
     assert store(with_provenance(pa.table({"client_id": ["c3"]}), record)).column("client_id").to_pylist() == ["c3"]
     assert path.is_file()
-    assert store(frame).num_rows == 2 and path.is_dir()
+    assert store(SparkTable(frame)).num_rows == 2 and path.is_dir()
     assert [p.name for p in path.parent.iterdir()] == [path.name], "no temporary left behind"
 
 

@@ -13,7 +13,7 @@ from taar_assets.resources import DEMO_ROOT, Settings
 
 def ensure_demo_data(settings: Settings, clients: int) -> None:
     """Generate the embedded demo dataset when the configuration points at it and it is absent."""
-    from taar_assets.lib.demo_data import DemoSpec, write_demo_dataset
+    from taar_assets.demo.generator import DemoSpec, write_demo_dataset
 
     demo = Settings.from_env({})
     uses_demo = settings.clients_daily == demo.clients_daily and settings.whitelist == demo.whitelist
@@ -26,7 +26,7 @@ def run_latest(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from taar_assets.definitions import defs
-    from taar_assets.lib.clients_daily import latest_day
+    from taar_assets.similarity.input_contract import latest_day
 
     settings = Settings.from_env()
     ensure_demo_data(settings, args.demo_clients)
@@ -59,13 +59,13 @@ def main_run(argv: list[str] | None = None) -> int:
 
 
 def _demo_data(argv: list[str]) -> int:
-    from taar_assets.lib.demo_data import main_demo_data
+    from taar_assets.cli.demo_data import main
 
-    return main_demo_data(argv)
+    return main(argv)
 
 
 def _recommend(argv: list[str]) -> int:
-    from taar_assets.recommend_command import main_recommend
+    from taar_assets.cli.recommend import main_recommend
 
     return main_recommend(argv)
 

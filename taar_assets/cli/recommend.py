@@ -3,7 +3,7 @@
     taar-assets recommend --model data/published --profiles clients.jsonl [--limit 10] [--ranker-config ranker.json]
 
 Input: one JSON object per line with the service's profile fields (``PROFILE_FIELDS`` of
-``taar_assets.lib.recommender``), optionally ``installed_addons`` (never recommended) and
+``taar_assets.similarity.recommender``), optionally ``installed_addons`` (never recommended) and
 ``client_id`` (a string, echoed back). Blank lines are ignored.
 
 Output: one JSON line per client on stdout, in input order:
@@ -11,7 +11,7 @@ Output: one JSON line per client on stdout, in input order:
 
 With ``--ranker-config`` (a JSON object for ``RankerConfig.from_dict``) every client's
 candidates (all of them, the limit applies after ranking) go through
-``taar_assets.lib.ranker.rank``, shuffled per client_id when random ranking is on; a final
+``taar_assets.recommendation.ranker.rank``, shuffled per client_id when random ranking is on; a final
 stderr line reports ``{"ranker_metrics": {...}}``. Without more sources the candidates are the
 similarity recommendations, with no predicted score, so heavy ranking keeps their order.
 
@@ -42,15 +42,15 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from taar_assets.lib.addon_metadata import (
+from taar_assets.recommendation.addon_metadata import (
     AddonMetadata,
     load_addon_metadata,
     producer_signals,
 )
-from taar_assets.lib.candidate_sources import CandidateSources, distinct_candidates
-from taar_assets.lib.install_model import InstallModel
-from taar_assets.lib.ranker import Candidate, RankerConfig, RankerMetrics, rank
-from taar_assets.lib.recommender import ModelError, SimilarityModel, validate_profile
+from taar_assets.recommendation.sources import CandidateSources, distinct_candidates
+from taar_assets.recommendation.install_model import InstallModel
+from taar_assets.recommendation.ranker import Candidate, RankerConfig, RankerMetrics, rank
+from taar_assets.similarity.recommender import ModelError, SimilarityModel, validate_profile
 
 SOURCE = "similarity"
 # Clients scored together by recommend_batch; the output of a block is printed before the next is read.

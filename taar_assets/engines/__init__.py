@@ -1,68 +1,51 @@
-"""Where the heavy stages (samples, addons_per_client, clusters) run: the `engine` resource.
+"""Where every stage whose cost grows with the number of clients runs: the `engine` resource.
 
-`LocalEngine` (the default) computes them in the run's process with DuckDB, Arrow and
-NumPy. `SparkEngine` computes them on Spark (a local master, a cluster master such as
-`yarn`, or a Spark Connect server) and has Spark write their parquet; the stages after them read
-that parquet the same way for both engines. pyspark is imported only when a Spark session is
-first needed, so the local engine runs without it.
+Assets call the methods of `Engine` and never ask which engine they have. Each method takes
+the stage's inputs as stored tables (`StoredTable`: read in the run's process by the embedded
+engine, by URL on Spark) and returns a `StageResult`: the value the IO manager stores (an
+Arrow table, or an engine's own `DeferredTable` that writes itself where the engine runs)
+and figures for the logs and the UI.
+
+- `engines.local.LocalEngine` (the default): DuckDB, Arrow and NumPy in the run's process.
+- `engines.spark.SparkEngine`: Spark (a local master, a cluster master such as `yarn`, or a
+  Spark Connect server); pyspark is imported only when a session is first needed.
+
+Both give the same results row for row (the tests prove it), so the stages after them read
+either engine's tables the same way.
 """
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
 
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+from taar_assets.similarity.input_contract import WindowFiles
+from taar_assets.similarity.rules import SampleRule
+from taar_assets.storage import StoredTable
+
+
+class StageResult(NamedTuple):
+    value: Any  # what the IO manager stores: a pyarrow.Table or a DeferredTable
+    stats: dict[str, Any]  # figures for the logs and the materialisation's metadata
 
 
 class Engine(dg.ConfigurableResource):
-    """The base of the engines; assets take an `engine: Engine` and ask which one they have."""
+    """The interface every engine implements (SPEC §3.1-3.3)."""
 
+    def samples(self, files: WindowFiles, rule: SampleRule) -> StageResult:
+        """Each client's latest qualifying row in the window's `files` (SPEC §3.1).
 
-class LocalEngine(Engine):
-    """DuckDB, Arrow and NumPy inside the run's process."""
+        The value has `taar_assets.similarity.features.SAMPLE_COLUMNS`; stats may hold `clients`.
+        """
+        raise NotImplementedError
 
+    def valid_addons(self, samples: StoredTable, whitelist: frozenset[str], min_valid_exclusive: int) -> StageResult:
+        """(client_id, addon_ids) of the clients with more than `min_valid_exclusive` valid add-ons
+        (SPEC §3.2). Stats: clients_in, clients_out, mean_valid_addons, distinct_addons."""
+        raise NotImplementedError
 
-class SparkEngine(Engine):
-    """Spark: one session per run, created when a stage first needs it and stopped when the run ends."""
-
-    master: str = Field("local[2]", description="Spark master (local[N], yarn, spark://host:7077, k8s://...).")
-    remote: str | None = Field(None, description="Spark Connect URL (sc://host:15002); when set, master is unused.")
-    conf: dict[str, str] = Field(default_factory=dict, description="Spark configuration, e.g. spark.executor.memory.")
-    app_name: str = "taar_assets"
-
-    _session: Any = PrivateAttr(default=None)
-    _owns_session: bool = PrivateAttr(default=False)
-
-    def session(self) -> SparkSession:
-        if self._session is None:
-            self._session, self._owns_session = self._open_session()
-        return self._session
-
-    def _open_session(self) -> tuple[SparkSession, bool]:
-        from pyspark.sql import SparkSession
-
-        if not self.remote:
-            # A session that is already running (a notebook's, a test suite's) belongs to whoever
-            # started it: use it and leave it running.
-            active = SparkSession.getActiveSession()
-            if active is not None:
-                return active, False
-        builder = SparkSession.builder.appName(self.app_name)
-        if self.remote:
-            builder = builder.remote(self.remote)
-        elif "PYSPARK_GATEWAY_PORT" not in os.environ:
-            # Under spark-submit (which starts the JVM and sets that variable) its --master applies.
-            builder = builder.master(self.master)
-        for key, value in self.conf.items():
-            builder = builder.config(key, value)
-        return builder.getOrCreate(), True
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._session is not None and self._owns_session:
-            self._session.stop()
-        self._session = None
+    def clusters(self, addons: StoredTable, num_clusters: int, seed: int) -> StageResult:
+        """(client_id, cluster) by hashed TF, IDF and Spark's bisecting k-means (SPEC §3.3), cluster 0
+        the biggest. Stats: sizes, the clients of each cluster 0 .. num_clusters - 1."""
+        raise NotImplementedError

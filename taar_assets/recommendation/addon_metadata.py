@@ -49,7 +49,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from taar_assets.lib.ranker import ProducerSignals
+from taar_assets.recommendation.ranker import ProducerSignals
 
 SCHEMA_VERSION = 1
 

@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from taar_assets.lib.addon_metadata import AddonInfo, producer_signals
-from taar_assets.lib.candidate_sources import (
+from taar_assets.recommendation.addon_metadata import AddonInfo, producer_signals
+from taar_assets.recommendation.sources import (
     CandidateSources,
     SimilarityBatch,
     distinct_candidates,
@@ -40,12 +40,12 @@ from taar_assets.lib.candidate_sources import (
     similarity_scores,
     with_samples,
 )
-from taar_assets.lib.install_model import (
+from taar_assets.recommendation.install_model import (
     InstallModel,
     fit_install_model,
     training_examples,
 )
-from taar_assets.lib.ranker import RankerConfig, RankerMetrics, rank
+from taar_assets.recommendation.ranker import RankerConfig, RankerMetrics, rank
 
 LOCALE_POPULARITY_METHOD, SIMILARITY_METHOD, RANKER_METHOD = "locale_popularity", "similarity", "ranker"
 

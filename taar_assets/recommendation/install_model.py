@@ -27,8 +27,8 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from taar_assets.lib.addon_metadata import AddonInfo
-from taar_assets.lib.candidate_sources import (
+from taar_assets.recommendation.addon_metadata import AddonInfo
+from taar_assets.recommendation.sources import (
     ADDON_FEATURES,
     SOURCE_TYPES,
     CandidateSources,
@@ -38,7 +38,7 @@ from taar_assets.lib.candidate_sources import (
     profiles_from_samples,
     with_samples,
 )
-from taar_assets.lib.ranker import Candidate
+from taar_assets.recommendation.ranker import Candidate
 
 SCHEMA_VERSION = 1
 PROFILE_FEATURES = ("installed_count",)

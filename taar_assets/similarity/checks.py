@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from taar_assets.lib.distance import CATEGORICAL_FEATURES
-from taar_assets.lib.donors import MIN_DONORS
-from taar_assets.lib.privacy import smallest_group
+from taar_assets.similarity.distance import CATEGORICAL_FEATURES
+from taar_assets.similarity.donors import MIN_DONORS
+from taar_assets.similarity.privacy import smallest_group
 
 # Donor columns that are published; the cluster id is not.
 

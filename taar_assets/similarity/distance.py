@@ -16,14 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-CATEGORICAL_FEATURES = ("city", "locale", "os")
-CONTINUOUS_FEATURES = (
-    "subsession_hours_sum",
-    "bookmark_count",
-    "tab_open_count",
-    "total_uri",
-    "unique_tlds",
-)
+from taar_assets.similarity.features import CATEGORICAL_FEATURES, CONTINUOUS_FEATURES
 
 # Added to canberra so that clients equal on every continuous feature but different on a
 # categorical one still get a non-zero distance (the original job's constant).

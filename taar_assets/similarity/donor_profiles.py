@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import pandas as pd
+import json
+from dataclasses import dataclass, field
+from typing import Any
 
-from taar_assets.lib.distance import CONTINUOUS_FEATURES
-from taar_assets.lib.model_files import DONOR_FIELDS
-from taar_assets.lib.privacy import generalise_categories, round_significant
+import pandas as pd
+import pyarrow as pa
+
+from taar_assets.similarity.features import ADDONS_COLUMN, CONTINUOUS_FEATURES, FEATURE_NAMES
+from taar_assets.similarity.privacy import generalise_categories, round_significant
 
 # Generalised in this order: the city identifies most, the locale least.
 GENERALISATION_ORDER = ("city", "os", "locale")
-DONOR_COLUMNS = (*DONOR_FIELDS, "cluster")
+DONOR_COLUMNS = (*FEATURE_NAMES, ADDONS_COLUMN, "cluster")
 
 
 def donor_profiles(
@@ -40,3 +44,58 @@ def donor_profiles(
         donors[column] = round_significant(donors[column], significant_digits)
     donors["active_addons"] = donors["active_addons"].map(list)
     return donors[list(DONOR_COLUMNS)], replaced
+
+
+_FACTS_KEY = b"taar.donor_pool"
+
+
+@dataclass(frozen=True)
+class DonorPool:
+    """The day's donors as published (plus their cluster) and the facts the checks and the
+    manifest need: what was asked for, and what the clustering gave."""
+
+    donors: pd.DataFrame  # DONOR_COLUMNS, ordered by cluster then client id
+    num_donors: int  # requested (after the floor of MIN_DONORS)
+    k_anonymity: int
+    significant_digits: int
+    num_clusters: int
+    cluster_sizes: dict[int, int]  # clustered clients per cluster
+    generalised: dict[str, int] = field(default_factory=dict)  # values replaced per column
+    input_window: dict[str, Any] = field(default_factory=dict)  # the clients_daily days it comes from
+
+    @property
+    def clients(self) -> int:
+        return sum(self.cluster_sizes.values())
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return {
+            "num_clusters": self.num_clusters,
+            "num_donors": self.num_donors,
+            "k_anonymity": self.k_anonymity,
+            "significant_digits": self.significant_digits,
+        }
+
+    def to_table(self) -> pa.Table:
+        facts = {
+            **self.parameters,
+            "cluster_sizes": {str(c): n for c, n in self.cluster_sizes.items()},
+            "generalised": self.generalised,
+            "input_window": self.input_window,
+        }
+        table = pa.Table.from_pandas(self.donors, preserve_index=False)
+        return table.replace_schema_metadata({**(table.schema.metadata or {}), _FACTS_KEY: json.dumps(facts)})
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> DonorPool:
+        facts = json.loads(table.schema.metadata[_FACTS_KEY])
+        return cls(
+            donors=table.to_pandas(),
+            num_donors=facts["num_donors"],
+            k_anonymity=facts["k_anonymity"],
+            significant_digits=facts["significant_digits"],
+            num_clusters=facts["num_clusters"],
+            cluster_sizes={int(c): n for c, n in facts["cluster_sizes"].items()},
+            generalised=facts["generalised"],
+            input_window=facts["input_window"],
+        )

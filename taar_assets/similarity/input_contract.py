@@ -1,8 +1,10 @@
-"""Reading the `clients_daily` input (SPEC §2) and building the per-client samples (SPEC §3.1).
+"""The `clients_daily` input (SPEC §2): its schema, its day folders, and checking files against it.
 
-The window is read with DuckDB straight from parquet: filters, projection and the
-latest-row-per-client step run inside DuckDB, so the window is never held as pandas objects.
-Remote roots (``s3://...``) go through fsspec, which DuckDB uses as a registered filesystem.
+A Hive-partitioned parquet dataset, one folder per day (`<root>/submission_date_s3=YYYYMMDD/`),
+at a local path or an object-store URL. Only the columns of `CLIENTS_DAILY_SCHEMA` are read;
+others may exist and are ignored. The continuous columns may be doubles or longs. How the
+engines read the window is theirs (`taar_assets.engines`); this module finds the files and
+checks them before any row is read.
 """
 
 from __future__ import annotations
@@ -11,43 +13,61 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import duckdb
 import fsspec
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from taar_assets.similarity.features import FEATURES
+from taar_assets.similarity.rules import ADDON_FIELDS_READ
+from taar_assets.storage import filesystem, full_path, is_local_filesystem
 
 DAY_FOLDER_PREFIX = "submission_date_s3="
 
-STRING_COLUMNS = ("client_id", "channel", "app_name", "city", "locale", "os")
-# source column -> name in samples (the original job's names)
-CONTINUOUS_COLUMNS = {
-    "subsession_hours_sum": "subsession_hours_sum",
-    "places_bookmarks_count_mean": "bookmark_count",
-    "scalar_parent_browser_engagement_tab_open_event_count_sum": "tab_open_count",
-    "scalar_parent_browser_engagement_total_uri_count_sum": "total_uri",
-    "scalar_parent_browser_engagement_unique_domains_count_mean": "unique_tlds",
-}
-# The add-on struct fields the validity rule reads (SPEC §3.2); samples keep only these.
-ADDON_STRING_FIELDS = ("addon_id", "type")
-ADDON_BOOL_FIELDS = ("is_system", "app_disabled", "user_disabled", "foreign_install")
-
-SAMPLE_COLUMNS = (
-    "client_id",
-    "active_addons",
-    "city",
-    "subsession_hours_sum",
-    "locale",
-    "os",
-    "bookmark_count",
-    "tab_open_count",
-    "total_uri",
-    "unique_tlds",
+# One add-on of a client's active_addons list.
+ADDON_STRUCT = pa.struct(
+    [
+        ("addon_id", pa.string()),
+        ("blocklisted", pa.bool_()),
+        ("name", pa.string()),
+        ("user_disabled", pa.bool_()),
+        ("app_disabled", pa.bool_()),
+        ("version", pa.string()),
+        ("scope", pa.int32()),
+        ("type", pa.string()),
+        ("foreign_install", pa.bool_()),
+        ("has_binary_components", pa.bool_()),
+        ("install_day", pa.int32()),
+        ("update_day", pa.int32()),
+        ("signed_state", pa.int32()),
+        ("is_system", pa.bool_()),
+        ("is_web_extension", pa.bool_()),
+        ("multiprocess_compatible", pa.bool_()),
+    ]
 )
 
-
-# The sample columns that describe a client (its profile), without the raw add-on list.
-PROFILE_COLUMNS = tuple(column for column in SAMPLE_COLUMNS if column != "active_addons")
+_SOURCE_TYPES = {
+    "city": pa.string(),
+    "locale": pa.string(),
+    "os": pa.string(),
+    "subsession_hours_sum": pa.float64(),
+    "places_bookmarks_count_mean": pa.float64(),
+    "scalar_parent_browser_engagement_tab_open_event_count_sum": pa.int64(),
+    "scalar_parent_browser_engagement_total_uri_count_sum": pa.int64(),
+    "scalar_parent_browser_engagement_unique_domains_count_mean": pa.float64(),
+}
+# The columns the pipeline reads, with the types a writer should use. Readers accept any string
+# type for strings and any integer, floating or decimal type for the continuous columns.
+CLIENTS_DAILY_SCHEMA = pa.schema(
+    [
+        ("client_id", pa.string()),
+        ("channel", pa.string()),
+        ("app_name", pa.string()),
+        *[(feature.source, _SOURCE_TYPES[feature.source]) for feature in FEATURES],
+        ("active_addons", pa.list_(ADDON_STRUCT)),
+    ]
+)
+# clients_daily column -> samples column, for the continuous features (read as doubles).
+CONTINUOUS_SOURCES = {f.source: f.name for f in FEATURES if f.kind == "continuous"}
 
 
 class InputContractError(ValueError):
@@ -80,27 +100,18 @@ class WindowFiles:
 
     @property
     def is_local(self) -> bool:
-        return _is_local(self.filesystem)
+        return is_local_filesystem(self.filesystem)
 
 
 def day_folder(day: dt.date) -> str:
     return f"{DAY_FOLDER_PREFIX}{day:%Y%m%d}"
 
 
-def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
-    return "file" in ((fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol)
-
-
-def _full_path(fs: fsspec.AbstractFileSystem, path: str) -> str:
-    return path if _is_local(fs) else fs.unstrip_protocol(path)
-
-
 def _day_folders(
     root: str, storage_options: Mapping[str, object] | None
 ) -> tuple[fsspec.AbstractFileSystem, str, set[str]]:
     """(filesystem, base path, names of the entries under the dataset root)."""
-    fs, base = fsspec.core.url_to_fs(root, **(storage_options or {}))
-    base = base.rstrip("/")
+    fs, base = filesystem(root, storage_options)
     if not fs.isdir(base):
         raise InputContractError(f"clients_daily dataset not found: {root!r} is not a folder")
     return fs, base, {name.rstrip("/").rsplit("/", 1)[-1] for name in fs.ls(base, detail=False)}
@@ -137,7 +148,7 @@ def find_window_files(
         day_files = sorted(p for p in fs.find(f"{base}/{folder}") if p.endswith(".parquet"))
         if not day_files:
             missing.append(day)
-        files.extend(_full_path(fs, p) for p in day_files)
+        files.extend(full_path(fs, p) for p in day_files)
     if require_end_day and window.end in missing:
         raise InputContractError(
             f"clients_daily has no data for partition {window.end:%Y-%m-%d}: "
@@ -169,42 +180,43 @@ def _is_bool(t: pa.DataType) -> bool:
     return pa.types.is_boolean(t) or pa.types.is_null(t)
 
 
-def _schema_problems(schema: pa.Schema) -> list[str]:
-    problems = []
+def _accepts(expected: pa.DataType):
+    """(test, description) of the types a reader accepts where the schema says `expected`."""
+    if pa.types.is_string(expected):
+        return _is_string, "string"
+    if pa.types.is_boolean(expected):
+        return _is_bool, "bool"
+    return _is_number, "double or long"
 
-    def check(name: str, ok, expected: str) -> None:
+
+def _field_problems(schema: pa.Schema | pa.StructType, expected: pa.Schema | pa.StructType, names, prefix: str) -> list[str]:
+    problems = []
+    for name in names:
         index = schema.get_field_index(name)
         if index < 0:
-            problems.append(f"column {name!r} is missing")
-        elif not ok(schema.field(index).type):
-            problems.append(f"column {name!r} has type {schema.field(index).type}, expected {expected}")
+            kind = "struct field" if prefix else "column"
+            problems.append(f"{kind} '{prefix}{name}' is missing")
+            continue
+        actual = schema.field(index).type
+        accepts, description = _accepts(expected.field(name).type)
+        if not accepts(actual):
+            kind = "struct field" if prefix else "column"
+            problems.append(f"{kind} '{prefix}{name}' has type {actual}, expected {description}")
+    return problems
 
-    for name in STRING_COLUMNS:
-        check(name, _is_string, "string")
-    for name in CONTINUOUS_COLUMNS:
-        check(name, _is_number, "double or long")
+
+def _schema_problems(schema: pa.Schema) -> list[str]:
+    """What keeps a file's schema from CLIENTS_DAILY_SCHEMA (only the add-on fields the rule reads)."""
+    scalar_columns = [name for name in CLIENTS_DAILY_SCHEMA.names if name != "active_addons"]
+    problems = _field_problems(schema, CLIENTS_DAILY_SCHEMA, scalar_columns, "")
     index = schema.get_field_index("active_addons")
     if index < 0:
-        problems.append("column 'active_addons' is missing")
-        return problems
+        return [*problems, "column 'active_addons' is missing"]
     addons_type = schema.field(index).type
-    if not (pa.types.is_list(addons_type) or pa.types.is_large_list(addons_type)) or not pa.types.is_struct(
-        addons_type.value_type
-    ):
-        problems.append(f"column 'active_addons' has type {addons_type}, expected list of struct")
-        return problems
-    struct = addons_type.value_type
-    for name, ok, expected in [(n, _is_string, "string") for n in ADDON_STRING_FIELDS] + [
-        (n, _is_bool, "bool") for n in ADDON_BOOL_FIELDS
-    ]:
-        field_index = struct.get_field_index(name)
-        if field_index < 0:
-            problems.append(f"struct field 'active_addons.{name}' is missing")
-        elif not ok(struct.field(field_index).type):
-            problems.append(
-                f"struct field 'active_addons.{name}' has type {struct.field(field_index).type}, expected {expected}"
-            )
-    return problems
+    is_list = pa.types.is_list(addons_type) or pa.types.is_large_list(addons_type)
+    if not is_list or not pa.types.is_struct(addons_type.value_type):
+        return [*problems, f"column 'active_addons' has type {addons_type}, expected list of struct"]
+    return problems + _field_problems(addons_type.value_type, ADDON_STRUCT, ADDON_FIELDS_READ, "active_addons.")
 
 
 def validate_schemas(window_files: WindowFiles) -> None:
@@ -220,91 +232,3 @@ def validate_schemas(window_files: WindowFiles) -> None:
             raise InputContractError(f"clients_daily file {path} breaks the input contract: " + "; ".join(problems))
 
 
-def _connect(
-    filesystem: fsspec.AbstractFileSystem, memory_limit: str | None, threads: int | None
-) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
-    con.execute("SET preserve_insertion_order = false")
-    if not _is_local(filesystem):
-        # DuckDB's own S3 support is an extension it would download; fsspec is already here.
-        con.register_filesystem(filesystem)
-    return con
-
-
-def _project_addons(lists: pa.ChunkedArray) -> pa.Array:
-    """Keep only the add-on fields the validity rule reads (Arrow-side: cheap on the latest rows)."""
-    lists = lists.combine_chunks()
-    structs = lists.values
-    fields = ADDON_STRING_FIELDS + ADDON_BOOL_FIELDS
-    projected = pa.StructArray.from_arrays(
-        [pc.cast(structs.field(name), pa.string() if name in ADDON_STRING_FIELDS else pa.bool_()) for name in fields],
-        names=list(fields),
-        mask=pc.invert(structs.is_valid()) if structs.null_count else None,
-    )
-    return pa.ListArray.from_arrays(lists.offsets, projected, mask=pc.invert(lists.is_valid()) if lists.null_count else None)
-
-
-def build_samples(
-    window_files: WindowFiles,
-    *,
-    min_addons_exclusive: int = 2,
-    max_addons_exclusive: int = 100,
-    memory_limit: str | None = None,
-    threads: int | None = None,
-) -> pa.Table:
-    """SPEC §3.1: the latest qualifying row per client within the window, as an Arrow table.
-
-    Rows qualify when client_id and active_addons are set, the add-on count is strictly between
-    the bounds, the channel is release and the app Firefox. Continuous features become doubles.
-    Among a client's rows the latest submission day wins; rows of the same day are ordered by
-    file name and position in the file, so the choice is deterministic. Rows come out sorted
-    by client_id.
-
-    Two passes: the first finds each client's latest qualifying row from light columns only;
-    the second fetches just those rows. Sorting or aggregating the nested add-on lists of the
-    whole window instead costs several times more time and memory.
-    """
-    # `files` are in day order (then by name), so a row's position in the window is
-    # (file_index, file_row_number): the greatest is the client's latest row.
-    source = "read_parquet($files, union_by_name = true, file_row_number = true)"
-    row_position = "file_index * 4294967296 + file_row_number"
-    continuous = ",\n      ".join(
-        f"CAST({column} AS DOUBLE) AS {name}" for column, name in CONTINUOUS_COLUMNS.items()
-    )
-    query = f"""
-    WITH latest AS (
-      SELECT max({row_position}) AS position
-      FROM {source}
-      WHERE client_id IS NOT NULL
-        AND active_addons IS NOT NULL
-        AND len(active_addons) > {int(min_addons_exclusive)}
-        AND len(active_addons) < {int(max_addons_exclusive)}
-        AND channel = 'release'
-        AND app_name = 'Firefox'
-      GROUP BY client_id
-    )
-    SELECT
-      CAST(client_id AS VARCHAR) AS client_id,
-      active_addons,
-      CAST(city AS VARCHAR) AS city,
-      CAST(locale AS VARCHAR) AS locale,
-      CAST(os AS VARCHAR) AS os,
-      {continuous}
-    FROM {source}
-    WHERE {row_position} IN (SELECT position FROM latest)
-    """
-    con = _connect(window_files.filesystem, memory_limit, threads)
-    try:
-        table = con.sql(query, params={"files": list(window_files.files)}).to_arrow_table()
-    finally:
-        con.close()
-    table = table.set_column(
-        table.schema.get_field_index("active_addons"), "active_addons", _project_addons(table.column("active_addons"))
-    )
-    table = table.take(pc.sort_indices(table.column("client_id")))
-    # The original job's column order.
-    return table.select(list(SAMPLE_COLUMNS))

@@ -6,14 +6,19 @@ clusters are drawn at random (the original took the first rows), the grid has ex
 give one point too many), and degenerate score sets raise a clear error instead of giving NaN.
 """
 
+from __future__ import annotations
+
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy.stats import norm
 from sklearn.neighbors import KernelDensity
 
-from taar_assets.lib.distance import feature_matrices, paired_distances
+from taar_assets.similarity.distance import feature_matrices, paired_distances
 
 
 class DegenerateScoresError(ValueError):
@@ -163,3 +168,53 @@ def mass_in_range(scores: np.ndarray, low: float, high: float, bandwidth: float)
     integrate to this, not to 1; the lr_curves check compares the two.
     """
     return float(np.mean(norm.cdf((high - scores) / bandwidth) - norm.cdf((low - scores) / bandwidth)))
+
+
+_FACTS_KEY = b"taar.lr_curves"
+
+
+@dataclass(frozen=True)
+class LrCurves:
+    """The day's curves (x, numerator, denominator) and what the checks need to judge them:
+    the parameters and the mass each density's kernels put on the grid's range."""
+
+    curves: pd.DataFrame
+    kernel_bandwidth: float
+    num_pdf_points: int
+    mass_in_range: dict[str, float]  # numerator / denominator: exact, from the scores
+
+    @classmethod
+    def learn(cls, scores: ScoreSets, bandwidth: float, num_points: int) -> LrCurves:
+        curves = density_grid(scores, bandwidth, num_points)
+        low, high = float(curves["x"].iloc[0]), float(curves["x"].iloc[-1])
+        return cls(
+            curves=curves,
+            kernel_bandwidth=bandwidth,
+            num_pdf_points=num_points,
+            mass_in_range={
+                "numerator": mass_in_range(scores.same, low, high, bandwidth),
+                "denominator": mass_in_range(scores.different, low, high, bandwidth),
+            },
+        )
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return {"kernel_bandwidth": self.kernel_bandwidth, "num_pdf_points": self.num_pdf_points}
+
+    def as_json(self) -> list[list]:
+        return lr_curves_as_json(self.curves)
+
+    def to_table(self) -> pa.Table:
+        facts = {**self.parameters, "mass_in_range": self.mass_in_range}
+        table = pa.Table.from_pandas(self.curves, preserve_index=False)
+        return table.replace_schema_metadata({**(table.schema.metadata or {}), _FACTS_KEY: json.dumps(facts)})
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> LrCurves:
+        facts = json.loads(table.schema.metadata[_FACTS_KEY])
+        return cls(
+            curves=table.to_pandas(),
+            kernel_bandwidth=facts["kernel_bandwidth"],
+            num_pdf_points=facts["num_pdf_points"],
+            mass_in_range=facts["mass_in_range"],
+        )

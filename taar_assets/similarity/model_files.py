@@ -6,28 +6,15 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
-from taar_assets.lib.distance import CATEGORICAL_FEATURES
+from taar_assets.similarity.donor_profiles import DonorPool
+from taar_assets.similarity.features import ADDONS_COLUMN, DONOR_KEYS, FEATURE_BY_NAME, Layout
+from taar_assets.similarity.lr_curves import LrCurves
 
-Layout = Literal["service", "original"]
 SCHEMA_VERSION = 2
-
-# Donor pool columns, published under these keys in the "original" job's layout.
-DONOR_FIELDS = (
-    "city", "subsession_hours_sum", "locale", "os",
-    "bookmark_count", "tab_open_count", "total_uri", "unique_tlds", "active_addons",
-)
-# What the TAAR service reads instead (the session length in seconds, not hours).
-SERVICE_RENAMES = {"city": "geo_city", "subsession_hours_sum": "subsession_length"}
-# Donor pool column -> published key, per layout.
-DONOR_KEYS: dict[str, dict[str, str]] = {
-    "service": {column: SERVICE_RENAMES.get(column, column) for column in DONOR_FIELDS},
-    "original": {column: column for column in DONOR_FIELDS},
-}
-SECONDS_PER_HOUR = 3600
 
 
 def _plain(value: Any) -> Any:
@@ -51,14 +38,16 @@ def donor_records(donor_pool: pd.DataFrame, layout: Layout = "service") -> list[
         record: dict[str, Any] = {}
         for column, key in keys.items():
             value = values[column]
-            if column == "active_addons":
+            if column == ADDONS_COLUMN:
                 record[key] = [str(guid) for guid in value]
-            elif column in CATEGORICAL_FEATURES:
-                record[key] = None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-            elif value is None or (isinstance(value, float) and math.isnan(value)):
+                continue
+            feature = FEATURE_BY_NAME[column]
+            if value is None or (isinstance(value, float) and math.isnan(value)):
                 record[key] = None
-            elif column == "subsession_hours_sum" and layout == "service":
-                record[key] = _plain(value) * SECONDS_PER_HOUR
+            elif feature.kind == "categorical":
+                record[key] = str(value)
+            elif layout == "service" and feature.service_scale != 1:
+                record[key] = _plain(value) * feature.service_scale
             else:
                 record[key] = _plain(value)
         records.append(record)
@@ -94,3 +83,24 @@ def build_manifest(
         "input_window": dict(input_window),
         "files": {name: {"sha256": sha256(data), "bytes": len(data)} for name, data in files.items()},
     }
+
+
+def model_documents(day: str, pool: DonorPool, curves: LrCurves, layout: Layout) -> dict[str, bytes]:
+    """The bytes of the day's three files; the manifest carries the others' checksums."""
+    files = {
+        "donors": to_json_bytes(donor_records(pool.donors, layout)),
+        "lr_curves": to_json_bytes(curves.as_json()),
+    }
+    manifest = build_manifest(
+        day=day,
+        layout=layout,
+        files={f"{name}.json": data for name, data in files.items()},
+        counts={
+            "donors": len(pool.donors),
+            "clusters": int(pool.donors["cluster"].nunique()),
+            "lr_curve_points": len(curves.curves),
+        },
+        parameters={**pool.parameters, **curves.parameters},
+        input_window=pool.input_window,
+    )
+    return {**files, "manifest": to_json_bytes(manifest)}

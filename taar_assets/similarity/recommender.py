@@ -1,6 +1,6 @@
 """The similarity recommender the way the TAAR service uses the published model (SPEC §6), vectorised.
 
-For a client, ``d_i`` is the SPEC §5 distance to donor i (``taar_assets.lib.distance``),
+For a client, ``d_i`` is the SPEC §5 distance to donor i (``taar_assets.similarity.distance``),
 ``llr_i = ln(numerator / denominator)`` at the grid point of ``lr_curves.json`` nearest to
 ``d_i``; donors with ``llr_i > 0`` add ``llr_i`` to the weight of every add-on they hold, and
 add-ons are returned by weight, descending, ties by add-on id. The client's installed add-ons
@@ -34,21 +34,21 @@ import fsspec
 import numpy as np
 from scipy import sparse
 
-from taar_assets.lib.distance import distances_to_one, paired_distances
-from taar_assets.lib.model_files import DONOR_KEYS, SECONDS_PER_HOUR, sha256
-
-PROFILE_FIELDS = (
-    "geo_city",
-    "locale",
-    "os",
-    "subsession_length",
-    "bookmark_count",
-    "tab_open_count",
-    "total_uri",
-    "unique_tlds",
+from taar_assets.similarity.distance import distances_to_one, paired_distances
+from taar_assets.similarity.features import (
+    ADDONS_COLUMN,
+    CATEGORICAL_FEATURES,
+    CONTINUOUS_FEATURES,
+    DONOR_KEYS,
+    FEATURE_BY_NAME,
+    LAYOUTS,
+    PROFILE_FIELDS,
 )
-CATEGORICAL_COUNT = 3  # PROFILE_FIELDS[:3] are categorical, the rest continuous (distance.py's order)
-LAYOUTS = tuple(DONOR_KEYS)
+from taar_assets.similarity.donor_profiles import DonorPool
+from taar_assets.similarity.lr_curves import LrCurves
+from taar_assets.similarity.model_files import donor_records, sha256
+
+CATEGORICAL_COUNT = len(CATEGORICAL_FEATURES)  # PROFILE_FIELDS: categoricals first, then continuous
 SUBSESSION_UNITS = {"service": "seconds", "original": "hours"}
 DONORS_FILE, CURVES_FILE, MANIFEST_FILE = "donors.json", "lr_curves.json", "manifest.json"
 
@@ -168,6 +168,11 @@ class SimilarityModel:
         curves = _parsed_json(documents[CURVES_FILE], url(CURVES_FILE))
         layout = manifest["layout"] if manifest is not None else _inferred_layout(donors, url(DONORS_FILE))
         return cls._from_documents(donors, curves, layout, manifest, url(DONORS_FILE), url(CURVES_FILE))
+
+    @classmethod
+    def from_pool(cls, pool: DonorPool, curves: LrCurves) -> SimilarityModel:
+        """The model the pipeline publishes for `pool` and `curves` (service layout), without files."""
+        return cls.from_records(donor_records(pool.donors, "service"), curves.as_json())
 
     @classmethod
     def from_records(
@@ -388,7 +393,7 @@ def _donor_features(donors: Any, layout: str, source: str) -> tuple[np.ndarray, 
     """(categorical, continuous in seconds, add-on lists) of the donors, validated."""
     _check_donor_list(donors, source)
     keys = _layout_keys(layout)
-    addons_key = DONOR_KEYS[layout]["active_addons"]
+    addons_key = DONOR_KEYS[layout][ADDONS_COLUMN]
     categorical, continuous, addons = [], [], []
     for index, donor in enumerate(donors):
         try:
@@ -399,8 +404,8 @@ def _donor_features(donors: Any, layout: str, source: str) -> tuple[np.ndarray, 
         categorical.append(values[:CATEGORICAL_COUNT])
         continuous.append(values[CATEGORICAL_COUNT:])
     continuous_matrix = np.array(continuous, dtype=np.float64)
-    if layout == "original":
-        continuous_matrix[:, 0] *= SECONDS_PER_HOUR  # subsession_hours_sum -> subsession_length
+    if layout == "original":  # the original layout's units -> the service's (hours -> seconds)
+        continuous_matrix *= np.array([FEATURE_BY_NAME[name].service_scale for name in CONTINUOUS_FEATURES])
     return np.array(categorical, dtype=str), continuous_matrix, tuple(addons)
 
 

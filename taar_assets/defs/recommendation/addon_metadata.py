@@ -3,15 +3,13 @@
 import dagster as dg
 import pyarrow as pa
 
-from taar_assets.defs.daily import for_each_day, single_run
+from taar_assets.partitions import daily_partitions, for_each_day, single_run
 from taar_assets.io_managers import ArrowTable
-from taar_assets.partitions import daily_partitions
 from taar_assets.resources import RecommendationInputs
 
 
 @dg.asset(
     partitions_def=daily_partitions,
-    group_name="recommendation",
     dagster_type=ArrowTable,
     backfill_policy=single_run,
     kinds={"json", "parquet"},

@@ -3,24 +3,20 @@
 import dagster as dg
 import pandas as pd
 
-from taar_assets.defs.daily import for_each_day, on_day, single_run
+from taar_assets.partitions import daily_partitions, for_each_day, on_day, single_run
 from taar_assets.io_managers import ArrowTable, document_type
-from taar_assets.lib.candidate_sources import CandidateSources
-from taar_assets.lib.evaluation import training_clients
-from taar_assets.partitions import daily_partitions
-
-CandidateSourcesDocument = document_type(CandidateSources)
+from taar_assets.recommendation.evaluation import training_clients
+from taar_assets.recommendation.sources import CandidateSources
 
 
 @dg.asset(
     partitions_def=daily_partitions,
-    group_name="recommendation",
     ins={
         "samples": dg.AssetIn(dagster_type=ArrowTable, metadata={"columns": ["client_id", "locale"]}),
         "addons_per_client": dg.AssetIn(dagster_type=ArrowTable),
         "amo_whitelist": dg.AssetIn(dagster_type=ArrowTable),
     },
-    dagster_type=CandidateSourcesDocument,
+    dagster_type=document_type(CandidateSources),
     io_manager_key="document_io_manager",
     backfill_policy=single_run,
     kinds={"scipy", "json"},

@@ -2,17 +2,14 @@
 
 import dagster as dg
 
-from taar_assets.defs.candidate_sources import CandidateSourcesDocument
-from taar_assets.defs.daily import for_each_day, on_day, single_run
-from taar_assets.defs.similarity_recommender import MODEL_INPUTS, similarity_model_of
+from taar_assets.defs.recommendation import CANDIDATE_SOURCES_INPUT, MODEL_INPUTS
 from taar_assets.io_managers import document_type
-from taar_assets.lib.addon_metadata import parse_addon_metadata
-from taar_assets.lib.evaluation import fit_training_install_model, training_clients
-from taar_assets.lib.install_model import InstallModel
-from taar_assets.lib.seeds import partition_seed, stage_seed
-from taar_assets.partitions import daily_partitions
-
-InstallModelDocument = document_type(InstallModel)
+from taar_assets.partitions import daily_partitions, for_each_day, on_day, single_run
+from taar_assets.recommendation.addon_metadata import parse_addon_metadata
+from taar_assets.recommendation.evaluation import fit_training_install_model, training_clients
+from taar_assets.recommendation.install_model import InstallModel
+from taar_assets.similarity.recommender import SimilarityModel
+from taar_assets.similarity.seeds import partition_seed, stage_seed
 
 
 class InstallModelConfig(dg.Config):
@@ -22,12 +19,11 @@ class InstallModelConfig(dg.Config):
 
 @dg.asset(
     partitions_def=daily_partitions,
-    group_name="recommendation",
     ins={
         **MODEL_INPUTS,
-        "candidate_sources": dg.AssetIn(dagster_type=CandidateSourcesDocument, input_manager_key="document_io_manager"),
+        "candidate_sources": CANDIDATE_SOURCES_INPUT,
     },
-    dagster_type=InstallModelDocument,
+    dagster_type=document_type(InstallModel),
     io_manager_key="document_io_manager",
     backfill_policy=single_run,
     kinds={"scikitlearn", "json"},
@@ -46,7 +42,7 @@ def install_model(
     learn which candidates get (re)installed."""
 
     def compute(day: str):
-        model = similarity_model_of(on_day(donor_pool, day), on_day(lr_curves, day))
+        model = SimilarityModel.from_pool(on_day(donor_pool, day), on_day(lr_curves, day))
         metadata = parse_addon_metadata(on_day(addon_metadata, day).to_pylist()) or None
         fitted = fit_training_install_model(
             training_clients(on_day(addons_per_client, day).to_pandas()),

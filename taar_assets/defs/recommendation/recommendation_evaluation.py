@@ -6,21 +6,19 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from taar_assets.defs.candidate_sources import CandidateSourcesDocument
-from taar_assets.defs.daily import for_each_day, on_day, single_run
-from taar_assets.defs.install_model import InstallModelDocument
-from taar_assets.defs.similarity_recommender import MODEL_INPUTS, similarity_model_of
-from taar_assets.io_managers import ArrowTable, PandasFrame, as_frame
-from taar_assets.lib.addon_metadata import parse_addon_metadata
-from taar_assets.lib.evaluation import (
+from taar_assets.defs.recommendation import CANDIDATE_SOURCES_INPUT, INSTALL_MODEL_INPUT, MODEL_INPUTS
+from taar_assets.io_managers import ArrowTable, PandasFrame
+from taar_assets.partitions import daily_partitions, for_each_day, on_day, single_run
+from taar_assets.recommendation.addon_metadata import parse_addon_metadata
+from taar_assets.recommendation.evaluation import (
     LOCALE_POPULARITY_METHOD,
     RANKER_METHOD,
     SIMILARITY_METHOD,
     evaluate,
 )
-from taar_assets.lib.ranker import RankerConfig
-from taar_assets.lib.seeds import partition_seed, stage_seed
-from taar_assets.partitions import daily_partitions
+from taar_assets.recommendation.ranker import RankerConfig
+from taar_assets.similarity.recommender import SimilarityModel
+from taar_assets.similarity.seeds import partition_seed, stage_seed
 
 
 class EvaluationConfig(dg.Config):
@@ -36,12 +34,11 @@ class EvaluationConfig(dg.Config):
 
 @dg.asset(
     partitions_def=daily_partitions,
-    group_name="recommendation",
     ins={
         **MODEL_INPUTS,
         "amo_whitelist": dg.AssetIn(dagster_type=ArrowTable),
-        "candidate_sources": dg.AssetIn(dagster_type=CandidateSourcesDocument, input_manager_key="document_io_manager"),
-        "install_model": dg.AssetIn(dagster_type=InstallModelDocument, input_manager_key="document_io_manager"),
+        "candidate_sources": CANDIDATE_SOURCES_INPUT,
+        "install_model": INSTALL_MODEL_INPUT,
     },
     dagster_type=PandasFrame,
     backfill_policy=single_run,
@@ -63,7 +60,7 @@ def recommendation_evaluation(
     (c) all sources through the ranker, on evaluation clients never used for fitting."""
 
     def compute(day: str):
-        model = similarity_model_of(on_day(donor_pool, day), on_day(lr_curves, day))
+        model = SimilarityModel.from_pool(on_day(donor_pool, day), on_day(lr_curves, day))
         metadata = parse_addon_metadata(on_day(addon_metadata, day).to_pylist()) or None
         ranker_config = RankerConfig.from_dict({"enable_producer_boosting": metadata is not None, **config.ranker})
         report = evaluate(
@@ -105,7 +102,7 @@ def recommendation_evaluation(
 def similarity_beats_locale_popularity(context: dg.AssetCheckExecutionContext, recommendation_evaluation):
     days = {}
     for day in context.partition_keys:
-        scores = as_frame(on_day(recommendation_evaluation, day)).set_index("method")["hit_rate"]
+        scores = on_day(recommendation_evaluation, day).to_pandas().set_index("method")["hit_rate"]
         days[day] = (float(scores[SIMILARITY_METHOD]), float(scores[LOCALE_POPULARITY_METHOD]))
     failed = sorted(day for day, (similarity, popularity) in days.items() if similarity <= popularity)
     similarity, popularity = days[failed[0] if failed else context.partition_keys[-1]]

@@ -3,7 +3,7 @@
 import dagster as dg
 import pyarrow as pa
 
-from taar_assets.defs.daily import for_each_day, single_run
+from taar_assets.partitions import for_each_day, single_run
 from taar_assets.io_managers import ArrowTable
 from taar_assets.partitions import daily_partitions
 from taar_assets.resources import ClientsDailyResource
@@ -11,7 +11,6 @@ from taar_assets.resources import ClientsDailyResource
 
 @dg.asset(
     partitions_def=daily_partitions,
-    group_name="similarity",
     dagster_type=ArrowTable,
     backfill_policy=single_run,
     kinds={"json", "parquet"},

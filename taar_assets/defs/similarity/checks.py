@@ -1,21 +1,105 @@
-"""Blocking checks on the donors and the curves: a model that fails one is not published."""
+"""Blocking checks on the donors and the curves: a model that fails one is not published.
+
+One table lists every check: its name, the asset it guards, what it asserts, the other stored
+values it needs and its judge (a plain function of `taar_assets.similarity.checks`). The
+judges receive those values explicitly: the day's `DonorPool` or `LrCurves` (which carry
+what was asked for: num_donors, k, the grid size, the kernels' mass) and the extra inputs.
+"""
 
 from __future__ import annotations
 
+import inspect
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
-import pyarrow.compute as pc
 
-from taar_assets.defs.daily import on_day
-from taar_assets.io_managers import ArrowTable, as_frame, provenance
-from taar_assets.lib import model_checks
-from taar_assets.lib.model_checks import Verdict
-from taar_assets.partitions import daily_partitions
+from taar_assets.io_managers import ArrowTable
+from taar_assets.partitions import daily_partitions, on_day
+from taar_assets.similarity import checks
+from taar_assets.similarity.checks import Verdict
+from taar_assets.similarity.donor_profiles import DonorPool
+from taar_assets.similarity.lr_curves import LrCurves
 
 # Checks on a partitioned asset need its partitions (else they load every partition): a preview API.
 warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    asset: str  # donor_pool or lr_curves: the judge's first argument is that day's value
+    description: str
+    judge: Callable[..., Verdict]
+    inputs: Mapping[str, dg.AssetIn] = field(default_factory=dict)  # further stored values, by parameter name
+
+
+_WHITELIST = {"amo_whitelist": dg.AssetIn("amo_whitelist", dagster_type=ArrowTable)}
+_CLIENT_IDS = {"clusters": dg.AssetIn("clusters", dagster_type=ArrowTable, metadata={"columns": ["client_id"]})}
+
+CHECKS = (
+    Check(
+        "donor_count",
+        "donor_pool",
+        "Exactly num_donors donors (or every client), at least 100 when possible.",
+        lambda pool: checks.donor_count(pool.donors, pool.num_donors, pool.clients),
+    ),
+    Check(
+        "clusters_represented",
+        "donor_pool",
+        "Every non-empty cluster has a donor.",
+        lambda pool: checks.clusters_represented(pool.donors, pool.cluster_sizes),
+    ),
+    Check(
+        "donors_have_addons",
+        "donor_pool",
+        "No donor without add-ons.",
+        lambda pool: checks.donors_have_addons(pool.donors),
+    ),
+    Check(
+        "addons_whitelisted",
+        "donor_pool",
+        "Every published add-on is in the day's whitelist.",
+        lambda pool, amo_whitelist: checks.addons_whitelisted(pool.donors, amo_whitelist.column("guid").to_pylist()),
+        _WHITELIST,
+    ),
+    Check(
+        "no_client_identifiers",
+        "donor_pool",
+        "No client id column and no published value equal to a client id.",
+        lambda pool, clusters: checks.no_client_identifiers(pool.donors, clusters.column("client_id").to_pylist()),
+        _CLIENT_IDS,
+    ),
+    Check(
+        "k_anonymous",
+        "donor_pool",
+        "Every (city, locale, os) combination is shared by at least k donors.",
+        lambda pool: checks.k_anonymous(pool.donors, pool.k_anonymity),
+    ),
+    Check(
+        "curve_shape",
+        "lr_curves",
+        "num_pdf_points finite, non-negative points with increasing x.",
+        lambda curves: checks.curve_shape(curves.curves, curves.num_pdf_points),
+    ),
+    Check(
+        "densities_normalised",
+        "lr_curves",
+        "Each density integrates to the mass its kernels put on the grid's range.",
+        lambda curves: checks.densities_normalised(curves.curves, curves.mass_in_range),
+    ),
+    Check(
+        "clusters_separate",
+        "lr_curves",
+        "Same-cluster distances are lower on average than different-cluster ones.",
+        lambda curves: checks.clusters_separate(curves.curves),
+    ),
+)
+
+# The checked asset reaches a check as a stored table; it is read back as its domain value.
+_VALUE_OF = {"donor_pool": DonorPool.from_table, "lr_curves": LrCurves.from_table}
 
 
 def _over_days(context: dg.AssetCheckExecutionContext, judge: Callable[[str], Verdict]) -> dg.AssetCheckResult:
@@ -31,104 +115,27 @@ def _over_days(context: dg.AssetCheckExecutionContext, judge: Callable[[str], Ve
     return dg.AssetCheckResult(passed=not failed, metadata=metadata)
 
 
-def _donor_check(name: str, description: str, **ins: dg.AssetIn):
-    return dg.asset_check(
-        asset="donor_pool", name=name, description=description, blocking=True,
-        partitions_def=daily_partitions, additional_ins=ins,
+def _definition(check: Check) -> dg.AssetChecksDefinition:
+    def run(context: dg.AssetCheckExecutionContext, **stored: Any) -> dg.AssetCheckResult:
+        def judge(day: str) -> Verdict:
+            checked = _VALUE_OF[check.asset](on_day(stored[check.asset], day))
+            return check.judge(checked, *(on_day(stored[name], day) for name in check.inputs))
+
+        return _over_days(context, judge)
+
+    # Dagster maps inputs to parameters by name: the guarded asset first, then the check's inputs.
+    names = ["context", check.asset, *check.inputs]
+    run.__signature__ = inspect.Signature(
+        [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in names]
     )
-
-
-def _curve_check(name: str, description: str):
     return dg.asset_check(
-        asset="lr_curves", name=name, description=description, blocking=True, partitions_def=daily_partitions
-    )
+        asset=check.asset,
+        name=check.name,
+        description=check.description,
+        blocking=True,
+        partitions_def=daily_partitions,
+        additional_ins=dict(check.inputs),
+    )(run)
 
 
-_clusters_in = dg.AssetIn("clusters", dagster_type=ArrowTable)
-
-
-@_donor_check("donor_count", "Exactly num_donors donors (or every client), at least 100 when possible.", clusters=_clusters_in)
-def donor_count(context, donor_pool, clusters) -> dg.AssetCheckResult:
-    def judge(day: str) -> Verdict:
-        donors = as_frame(on_day(donor_pool, day))
-        requested = provenance(donors)["parameters"]["num_donors"]
-        return model_checks.donor_count(donors, requested, on_day(clusters, day).num_rows)
-
-    return _over_days(context, judge)
-
-
-@_donor_check("clusters_represented", "Every non-empty cluster has a donor.", clusters=_clusters_in)
-def clusters_represented(context, donor_pool, clusters) -> dg.AssetCheckResult:
-    def judge(day: str) -> Verdict:
-        counts = pc.value_counts(on_day(clusters, day).column("cluster")).to_pylist()
-        sizes = {item["values"]: item["counts"] for item in counts}
-        return model_checks.clusters_represented(as_frame(on_day(donor_pool, day)), sizes)
-
-    return _over_days(context, judge)
-
-
-@_donor_check("donors_have_addons", "No donor without add-ons.")
-def donors_have_addons(context, donor_pool) -> dg.AssetCheckResult:
-    return _over_days(context, lambda day: model_checks.donors_have_addons(as_frame(on_day(donor_pool, day))))
-
-
-@_donor_check(
-    "addons_whitelisted", "Every published add-on is in the day's whitelist.",
-    amo_whitelist=dg.AssetIn("amo_whitelist", dagster_type=ArrowTable),
-)
-def addons_whitelisted(context, donor_pool, amo_whitelist) -> dg.AssetCheckResult:
-    def judge(day: str) -> Verdict:
-        guids = on_day(amo_whitelist, day).column("guid").to_pylist()
-        return model_checks.addons_whitelisted(as_frame(on_day(donor_pool, day)), guids)
-
-    return _over_days(context, judge)
-
-
-@_donor_check(
-    "no_client_identifiers", "No client id column and no published value equal to a client id.",
-    clusters=dg.AssetIn("clusters", dagster_type=ArrowTable, metadata={"columns": ["client_id"]}),
-)
-def no_client_identifiers(context, donor_pool, clusters) -> dg.AssetCheckResult:
-    def judge(day: str) -> Verdict:
-        client_ids = on_day(clusters, day).column("client_id").to_pylist()
-        return model_checks.no_client_identifiers(as_frame(on_day(donor_pool, day)), client_ids)
-
-    return _over_days(context, judge)
-
-
-@_donor_check("k_anonymous", "Every (city, locale, os) combination is shared by at least k donors.")
-def k_anonymous(context, donor_pool) -> dg.AssetCheckResult:
-    def judge(day: str) -> Verdict:
-        donors = as_frame(on_day(donor_pool, day))
-        return model_checks.k_anonymous(donors, provenance(donors)["parameters"]["k_anonymity"])
-
-    return _over_days(context, judge)
-
-
-@_curve_check("curve_shape", "num_pdf_points finite, non-negative points with increasing x.")
-def curve_shape(context, lr_curves) -> dg.AssetCheckResult:
-    def judge(day: str) -> Verdict:
-        curves = as_frame(on_day(lr_curves, day))
-        return model_checks.curve_shape(curves, provenance(curves)["parameters"]["num_pdf_points"])
-
-    return _over_days(context, judge)
-
-
-@_curve_check("densities_normalised", "Each density integrates to the mass its kernels put on the grid's range.")
-def densities_normalised(context, lr_curves) -> dg.AssetCheckResult:
-    def judge(day: str) -> Verdict:
-        curves = as_frame(on_day(lr_curves, day))
-        return model_checks.densities_normalised(curves, provenance(curves)["mass_in_range"])
-
-    return _over_days(context, judge)
-
-
-@_curve_check("clusters_separate", "Same-cluster distances are lower on average than different-cluster ones.")
-def clusters_separate(context, lr_curves) -> dg.AssetCheckResult:
-    return _over_days(context, lambda day: model_checks.clusters_separate(as_frame(on_day(lr_curves, day))))
-
-
-model_checks_defs = [
-    donor_count, clusters_represented, donors_have_addons, addons_whitelisted, no_client_identifiers,
-    k_anonymous, curve_shape, densities_normalised, clusters_separate,
-]
+model_checks = [_definition(check) for check in CHECKS]

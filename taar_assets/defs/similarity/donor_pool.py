@@ -7,14 +7,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from taar_assets.defs.daily import for_each_day, on_day, single_run
-from taar_assets.io_managers import ArrowTable, PandasFrame, provenance
-from taar_assets.lib.clients_daily import PROFILE_COLUMNS
-from taar_assets.lib.donor_profiles import donor_profiles
-from taar_assets.lib.donors import MIN_DONORS, sample_donors
-from taar_assets.lib.plots import bar_chart_markdown
-from taar_assets.lib.seeds import partition_seed, stage_rng
-from taar_assets.partitions import daily_partitions
+from taar_assets.io_managers import ArrowTable, table_type
+from taar_assets.partitions import daily_partitions, for_each_day, on_day, single_run
+from taar_assets.plots import bar_chart_markdown
+from taar_assets.similarity.donor_profiles import DonorPool, donor_profiles
+from taar_assets.similarity.donors import MIN_DONORS, sample_donors
+from taar_assets.similarity.features import FEATURE_NAMES
+from taar_assets.similarity.seeds import partition_seed, stage_rng
+from taar_assets.storage import provenance
 
 
 class DonorPoolConfig(dg.Config):
@@ -26,14 +26,13 @@ class DonorPoolConfig(dg.Config):
 
 @dg.asset(
     partitions_def=daily_partitions,
-    group_name="similarity",
     ins={
         # Everything but the raw add-on lists, which the donors take from addons_per_client.
-        "samples": dg.AssetIn(dagster_type=ArrowTable, metadata={"columns": list(PROFILE_COLUMNS)}),
+        "samples": dg.AssetIn(dagster_type=ArrowTable, metadata={"columns": ["client_id", *FEATURE_NAMES]}),
         "addons_per_client": dg.AssetIn(dagster_type=ArrowTable),
         "clusters": dg.AssetIn(dagster_type=ArrowTable),
     },
-    dagster_type=PandasFrame,
+    dagster_type=table_type(DonorPool),
     backfill_policy=single_run,
     kinds={"pandas", "parquet"},
 )
@@ -46,9 +45,8 @@ def donor_pool(context: dg.AssetExecutionContext, config: DonorPoolConfig, sampl
     def compute(day: str):
         started = time.perf_counter()
         day_clusters: pa.Table = on_day(clusters, day)
-        chosen = sample_donors(
-            day_clusters.to_pandas(), num_donors, stage_rng(partition_seed(day, config.seed), "donor_pool")
-        )
+        clustered = day_clusters.to_pandas()
+        chosen = sample_donors(clustered, num_donors, stage_rng(partition_seed(day, config.seed), "donor_pool"))
         chosen_ids = pa.array(chosen["client_id"].tolist(), pa.string())
         day_samples: pa.Table = on_day(samples, day)
         day_addons: pa.Table = on_day(addons_per_client, day)
@@ -57,21 +55,22 @@ def donor_pool(context: dg.AssetExecutionContext, config: DonorPoolConfig, sampl
         donors, replaced = donor_profiles(
             chosen, features, addons, k=config.k_anonymity, significant_digits=config.significant_digits
         )
-        donors.attrs["provenance"] = {
-            **provenance(day_samples),
-            "parameters": {
-                **provenance(day_clusters).get("parameters", {}),
-                "num_donors": num_donors,
-                "k_anonymity": config.k_anonymity,
-                "significant_digits": config.significant_digits,
-            },
-        }
+        pool = DonorPool(
+            donors=donors,
+            num_donors=num_donors,
+            k_anonymity=config.k_anonymity,
+            significant_digits=config.significant_digits,
+            num_clusters=provenance(day_clusters)["parameters"]["num_clusters"],
+            cluster_sizes={int(c): int(n) for c, n in clustered["cluster"].value_counts().sort_index().items()},
+            generalised=replaced,
+            input_window=provenance(day_samples)["input_window"],
+        )
         per_cluster = donors["cluster"].value_counts().sort_index()
         context.log.info(
             f"{day}: {len(donors)} donors from {len(per_cluster)} clusters; generalised values {replaced} "
             f"({time.perf_counter() - started:.1f}s)"
         )
-        return donors, {
+        return pool, {
             "donors": len(donors),
             "clusters_represented": len(per_cluster),
             "donors_per_cluster": dg.MetadataValue.json({str(c): int(n) for c, n in per_cluster.items()}),

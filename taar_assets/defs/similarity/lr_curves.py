@@ -3,15 +3,14 @@
 import time
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
-from taar_assets.defs.daily import for_each_day, on_day, single_run
-from taar_assets.io_managers import PandasFrame, provenance
-from taar_assets.lib.lr_curves import density_grid, mass_in_range, score_pairs
-from taar_assets.lib.plots import lr_curves_markdown
-from taar_assets.lib.seeds import partition_seed, stage_rng
-from taar_assets.partitions import daily_partitions
+from taar_assets.io_managers import table_type
+from taar_assets.partitions import daily_partitions, for_each_day, on_day, single_run
+from taar_assets.plots import lr_curves_markdown
+from taar_assets.similarity.donor_profiles import DonorPool
+from taar_assets.similarity.lr_curves import LrCurves, score_pairs
+from taar_assets.similarity.seeds import partition_seed, stage_rng
 
 
 class LrCurvesConfig(dg.Config):
@@ -22,9 +21,8 @@ class LrCurvesConfig(dg.Config):
 
 @dg.asset(
     partitions_def=daily_partitions,
-    group_name="similarity",
-    ins={"donor_pool": dg.AssetIn(dagster_type=PandasFrame)},
-    dagster_type=PandasFrame,
+    ins={"donor_pool": dg.AssetIn(dagster_type=table_type(DonorPool))},
+    dagster_type=table_type(LrCurves),
     backfill_policy=single_run,
     kinds={"scikitlearn", "parquet"},
 )
@@ -33,37 +31,23 @@ def lr_curves(context: dg.AssetExecutionContext, config: LrCurvesConfig, donor_p
 
     def compute(day: str):
         started = time.perf_counter()
-        donors: pd.DataFrame = on_day(donor_pool, day)
-        scores = score_pairs(donors, stage_rng(partition_seed(day, config.seed), "lr_curves"))
-        curves = density_grid(scores, config.kernel_bandwidth, config.num_pdf_points)
-        upstream = provenance(donors)
-        low, high = float(curves["x"].iloc[0]), float(curves["x"].iloc[-1])
-        curves.attrs["provenance"] = {
-            **upstream,
-            # What each density must integrate to over the grid; checked before publishing.
-            "mass_in_range": {
-                "numerator": mass_in_range(scores.same, low, high, config.kernel_bandwidth),
-                "denominator": mass_in_range(scores.different, low, high, config.kernel_bandwidth),
-            },
-            "parameters": {
-                **upstream.get("parameters", {}),
-                "kernel_bandwidth": config.kernel_bandwidth,
-                "num_pdf_points": config.num_pdf_points,
-            },
-        }
+        pool: DonorPool = on_day(donor_pool, day)
+        scores = score_pairs(pool.donors, stage_rng(partition_seed(day, config.seed), "lr_curves"))
+        learnt = LrCurves.learn(scores, config.kernel_bandwidth, config.num_pdf_points)
+        x = learnt.curves["x"]
         context.log.info(
             f"{day}: {len(scores.same)} same-cluster and {len(scores.different)} different-cluster scores; "
-            f"grid {curves['x'].iloc[0]:.4f} .. {curves['x'].iloc[-1]:.4f} ({time.perf_counter() - started:.1f}s)"
+            f"grid {x.iloc[0]:.4f} .. {x.iloc[-1]:.4f} ({time.perf_counter() - started:.1f}s)"
         )
-        return curves, {
-            "points": len(curves),
-            "x_min": float(curves["x"].iloc[0]),
-            "x_max": float(curves["x"].iloc[-1]),
+        return learnt, {
+            "points": len(learnt.curves),
+            "x_min": float(x.iloc[0]),
+            "x_max": float(x.iloc[-1]),
             "same_cluster_pairs": len(scores.same),
             "different_cluster_pairs": len(scores.different),
             "mean_same_cluster_distance": float(scores.same.mean()),
             "mean_different_cluster_distance": float(scores.different.mean()),
-            "plot": dg.MetadataValue.md(lr_curves_markdown(curves)),
+            "plot": dg.MetadataValue.md(lr_curves_markdown(learnt.curves)),
         }
 
     return for_each_day(context, compute)

@@ -6,17 +6,13 @@ import time
 import dagster as dg
 from pydantic import Field
 
-from taar_assets.defs.daily import for_each_day, single_run
-from taar_assets.engines import Engine, SparkEngine
-from taar_assets.io_managers import ArrowTable, hadoop_url, with_provenance
-from taar_assets.lib.clients_daily import (
-    Window,
-    WindowFiles,
-    build_samples,
-    validate_schemas,
-)
-from taar_assets.partitions import WINDOW_DAYS, daily_partitions
+from taar_assets.engines import Engine
+from taar_assets.io_managers import ArrowTable
+from taar_assets.partitions import WINDOW_DAYS, daily_partitions, for_each_day, single_run
 from taar_assets.resources import ClientsDailyResource
+from taar_assets.similarity.input_contract import Window, validate_schemas
+from taar_assets.similarity.rules import SampleRule
+from taar_assets.storage import with_provenance
 
 
 class SamplesConfig(dg.Config):
@@ -30,7 +26,6 @@ class SamplesConfig(dg.Config):
 
 @dg.asset(
     partitions_def=daily_partitions,
-    group_name="similarity",
     deps=[
         dg.AssetDep(
             "clients_daily",
@@ -39,12 +34,13 @@ class SamplesConfig(dg.Config):
     ],
     dagster_type=ArrowTable,
     backfill_policy=single_run,
-    kinds={"duckdb", "parquet"},
+    kinds={"parquet"},
 )
 def samples(
     context: dg.AssetExecutionContext, config: SamplesConfig, clients_daily: ClientsDailyResource, engine: Engine
 ):
     """Latest release-Firefox row per client over the window, with 2 < add-ons < 100 (SPEC §3.1)."""
+    rule = SampleRule(config.min_addons_exclusive, config.max_addons_exclusive)
 
     def compute(day: str):
         started = time.perf_counter()
@@ -53,37 +49,17 @@ def samples(
         if files.missing_days:
             context.log.warning(f"{day}: {len(files.missing_days)} day(s) of the window have no clients_daily data")
         validate_schemas(files)
+        result = engine.samples(files, rule)
+        seconds = time.perf_counter() - started
+        clients = f"{result.stats['clients']} clients" if "clients" in result.stats else "clients"
+        context.log.info(f"{day}: {clients} sampled from {len(files.files)} files in {seconds:.1f}s")
         input_window = {"start": f"{window.start}", "end": f"{window.end}", "days": window.days}
-        metadata = {
+        return with_provenance(result.value, {"input_window": input_window}), {
+            **result.stats,
             "files_read": len(files.files),
             "window": f"{window.start} .. {window.end}",
             "missing_days": len(files.missing_days),
+            "seconds": round(seconds, 2),
         }
-        if isinstance(engine, SparkEngine):
-            # Spark computes the samples as the IO manager writes them, and its row count is the
-            # number of clients: counting here first would compute them twice.
-            context.log.info(f"{day}: sampling {len(files.files)} files on Spark")
-            return with_provenance(_spark_samples(engine, files, config), {"input_window": input_window}), metadata
-        table = build_samples(
-            files,
-            min_addons_exclusive=config.min_addons_exclusive,
-            max_addons_exclusive=config.max_addons_exclusive,
-            memory_limit=clients_daily.duckdb_memory_limit,
-        )
-        seconds = time.perf_counter() - started
-        context.log.info(f"{day}: {table.num_rows} clients sampled from {len(files.files)} files in {seconds:.1f}s")
-        table = with_provenance(table, {"input_window": input_window})
-        return table, {"clients": table.num_rows, **metadata, "seconds": round(seconds, 2)}
 
     return for_each_day(context, compute)
-
-
-def _spark_samples(engine: SparkEngine, files: WindowFiles, config: SamplesConfig):
-    from taar_assets.lib.spark_stages import spark_samples
-
-    return spark_samples(
-        engine.session(),
-        [hadoop_url(path) for path in files.files],
-        min_addons_exclusive=config.min_addons_exclusive,
-        max_addons_exclusive=config.max_addons_exclusive,
-    )

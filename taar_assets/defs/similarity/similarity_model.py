@@ -3,44 +3,20 @@
 import datetime as dt
 
 import dagster as dg
-import pandas as pd
 
-from taar_assets.defs.daily import on_day, single_run
-from taar_assets.io_managers import PandasFrame, provenance
-from taar_assets.lib import model_files
-from taar_assets.lib.lr_curves import lr_curves_as_json
-from taar_assets.partitions import daily_partitions
+from taar_assets.io_managers import table_type
+from taar_assets.partitions import daily_partitions, on_day, single_run
 from taar_assets.publishing import ModelPublisher
-
-
-def model_documents(day: str, donors: pd.DataFrame, curves: pd.DataFrame, layout: str) -> dict[str, bytes]:
-    """The three files' bytes; the manifest carries the others' checksums."""
-    files = {
-        "donors": model_files.to_json_bytes(model_files.donor_records(donors, layout)),
-        "lr_curves": model_files.to_json_bytes(lr_curves_as_json(curves)),
-    }
-    lineage = provenance(curves)
-    manifest = model_files.build_manifest(
-        day=day,
-        layout=layout,
-        files={f"{name}.json": data for name, data in files.items()},
-        counts={
-            "donors": len(donors),
-            "clusters": int(donors["cluster"].nunique()),
-            "lr_curve_points": len(curves),
-        },
-        parameters=lineage.get("parameters", {}),
-        input_window=lineage.get("input_window", {}),
-    )
-    return {**files, "manifest": model_files.to_json_bytes(manifest)}
+from taar_assets.similarity import model_files
+from taar_assets.similarity.donor_profiles import DonorPool
+from taar_assets.similarity.lr_curves import LrCurves
 
 
 @dg.asset(
     partitions_def=daily_partitions,
-    group_name="similarity",
     ins={
-        "donor_pool": dg.AssetIn(dagster_type=PandasFrame),
-        "lr_curves": dg.AssetIn(dagster_type=PandasFrame),
+        "donor_pool": dg.AssetIn(dagster_type=table_type(DonorPool)),
+        "lr_curves": dg.AssetIn(dagster_type=table_type(LrCurves)),
     },
     backfill_policy=single_run,
     retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL),
@@ -53,7 +29,7 @@ def similarity_model(
     published: dict[str, list[str]] = {"archive": [], "latest": []}
     # Days in order, so after a range the latest files are the last day's.
     for day in context.partition_keys:
-        files = model_documents(day, on_day(donor_pool, day), on_day(lr_curves, day), publisher.layout)
+        files = model_files.model_documents(day, on_day(donor_pool, day), on_day(lr_curves, day), publisher.layout)
         urls = publisher.publish(dt.date.fromisoformat(day), files)
         published["archive"] += urls["archive"]
         if urls["latest"]:

@@ -10,7 +10,6 @@ clients_daily = dg.AssetSpec(
         "One row per Firefox client per active day, Hive-partitioned parquet "
         "(`submission_date_s3=YYYYMMDD`). Produced upstream; read from TAAR_CLIENTS_DAILY."
     ),
-    group_name="sources",
     partitions_def=daily_partitions,
     kinds={"parquet"},
 )

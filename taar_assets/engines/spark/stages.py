@@ -3,7 +3,7 @@
 Each function takes and returns Spark DataFrames and runs entirely in the JVM (Spark SQL,
 higher-order functions, pyspark.ml): no Python row UDF, so executors need no Python.
 
-* ``spark_samples`` mirrors ``clients_daily.build_samples``: same filters, same columns and
+* ``spark_samples`` mirrors ``engines.local.samples.build_samples``: same filters, same columns and
   types, and the same "latest row" rule. A row's position in the window is
   ``file_index * 2^32 + row_index``, where ``file_index`` is the file's place in the window's
   list (days in order, then file name) and ``row_index`` is Spark's ``_metadata.row_index``,
@@ -11,7 +11,7 @@ higher-order functions, pyspark.ml): no Python row UDF, so executors need no Pyt
   ``monotonically_increasing_id`` nor ``row_number()`` over a scan would do: they number rows
   by Spark partition, and how files are split into partitions depends on file sizes and
   configuration.
-* ``spark_valid_addons`` mirrors ``addons.valid_addons_per_client`` with ``filter`` and
+* ``spark_valid_addons`` mirrors ``engines.local.addons.valid_addons_per_client`` with ``filter`` and
   ``transform`` over the add-on arrays (order kept).
 * ``spark_clusters`` is the original job's pipeline, HashingTF(2^18) -> IDF(minDocFreq=1) ->
   BisectingKMeans, with labels renumbered by descending cluster size like
@@ -35,13 +35,18 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StructField, StructType
 
-from taar_assets.lib.clients_daily import (
-    ADDON_BOOL_FIELDS,
+from taar_assets.similarity.clustering import NUM_HASH_FEATURES, hashed_bucket, keeps_cluster_order
+from taar_assets.similarity.features import SAMPLE_COLUMNS
+from taar_assets.similarity.input_contract import CONTINUOUS_SOURCES
+from taar_assets.similarity.rules import (
+    ADDON_FIELDS_READ,
     ADDON_STRING_FIELDS,
-    CONTINUOUS_COLUMNS,
-    SAMPLE_COLUMNS,
+    DISQUALIFYING_FLAGS,
+    FIREFOX,
+    RECOMMENDABLE_TYPE,
+    RELEASE_CHANNEL,
+    SampleRule,
 )
-from taar_assets.lib.clustering import NUM_HASH_FEATURES, hashed_bucket, keeps_cluster_order
 
 ROW_INDEX_BITS = 32  # as the embedded engine: file_index * 2^32 + row number in the file
 MAX_BROADCAST_POSITIONS = 4_000_000  # clients whose latest positions (8 bytes each) go to every task
@@ -70,7 +75,7 @@ def _projected_addons() -> Column:
 
     def project(addon: Column) -> Column:
         fields = [addon.getField(name).cast("string").alias(name) for name in ADDON_STRING_FIELDS]
-        fields += [addon.getField(name).cast("boolean").alias(name) for name in ADDON_BOOL_FIELDS]
+        fields += [addon.getField(name).cast("boolean").alias(name) for name in DISQUALIFYING_FLAGS]
         return F.when(addon.isNotNull(), F.struct(*fields))  # a null add-on stays null
 
     return F.transform("active_addons", project)
@@ -86,18 +91,12 @@ def _pruned_schema(schema: StructType) -> StructType:
     addons = schema["active_addons"].dataType
     if not (isinstance(addons, ArrayType) and isinstance(addons.elementType, StructType)):
         return schema  # not the contract's shape: read as is, and let the query report it
-    kept = [field for field in addons.elementType.fields if field.name in (*ADDON_STRING_FIELDS, *ADDON_BOOL_FIELDS)]
+    kept = [field for field in addons.elementType.fields if field.name in ADDON_FIELDS_READ]
     pruned = StructField("active_addons", ArrayType(StructType(kept), addons.containsNull), True)
     return StructType([pruned if field.name == "active_addons" else field for field in schema.fields])
 
 
-def spark_samples(
-    spark: SparkSession,
-    files: Sequence[str],
-    *,
-    min_addons_exclusive: int = 2,
-    max_addons_exclusive: int = 100,
-) -> DataFrame:
+def spark_samples(spark: SparkSession, files: Sequence[str], rule: SampleRule = SampleRule()) -> DataFrame:
     """SPEC §3.1 over the window's parquet `files` (day order, then name, as ``find_window_files``).
 
     Returns the latest qualifying row of each client with the columns of ``SAMPLE_COLUMNS``
@@ -113,10 +112,10 @@ def spark_samples(
     qualifying = scan.where(
         F.col("client_id").isNotNull()
         & F.col("active_addons").isNotNull()
-        & (F.size("active_addons") > int(min_addons_exclusive))
-        & (F.size("active_addons") < int(max_addons_exclusive))
-        & (F.col("channel") == "release")
-        & (F.col("app_name") == "Firefox")
+        & (F.size("active_addons") > int(rule.min_addons_exclusive))
+        & (F.size("active_addons") < int(rule.max_addons_exclusive))
+        & (F.col("channel") == RELEASE_CHANNEL)
+        & (F.col("app_name") == FIREFOX)
     )
     # The file list is small enough to broadcast whatever the window's size.
     indexes = F.broadcast(_file_indexes(spark, scan, files))
@@ -136,7 +135,7 @@ def spark_samples(
         F.col("client_id").cast("string").alias("client_id"),
         _projected_addons().alias("active_addons"),
         *[F.col(name).cast("string").alias(name) for name in ("city", "locale", "os")],
-        *[F.col(source).cast("double").alias(name) for source, name in CONTINUOUS_COLUMNS.items()],
+        *[F.col(source).cast("double").alias(name) for source, name in CONTINUOUS_SOURCES.items()],
     )
     return rows.join(latest, "position", "left_semi").select(*SAMPLE_COLUMNS)
 
@@ -155,15 +154,12 @@ def spark_valid_addons(samples: DataFrame, whitelist: Collection[str], min_valid
     guids = sorted(whitelist)
 
     def is_valid(addon: Column) -> Column:
-        return (
-            ~_flag_set(addon, "is_system")
-            & ~_flag_set(addon, "app_disabled")
-            & ~_flag_set(addon, "user_disabled")
-            & ~_flag_set(addon, "foreign_install")
-            & F.coalesce(addon.getField("type") == "extension", F.lit(False))
-            # A long IN list becomes a hash-set lookup (Spark's InSet).
-            & F.coalesce(addon.getField("addon_id").isin(guids), F.lit(False))
-        )
+        valid = F.coalesce(addon.getField("type") == RECOMMENDABLE_TYPE, F.lit(False))
+        # A long IN list becomes a hash-set lookup (Spark's InSet).
+        valid = valid & F.coalesce(addon.getField("addon_id").isin(guids), F.lit(False))
+        for flag in DISQUALIFYING_FLAGS:
+            valid = valid & ~_flag_set(addon, flag)
+        return valid
 
     valid = F.transform(F.filter("active_addons", is_valid), lambda addon: addon.getField("addon_id"))
     return (

@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from taar_assets.lib.addon_metadata import AddonInfo
-from taar_assets.lib.model_files import SECONDS_PER_HOUR
-from taar_assets.lib.ranker import Candidate
+from taar_assets.recommendation.addon_metadata import AddonInfo
+from taar_assets.similarity.features import FEATURES, PROFILE_FIELDS, Feature
+from taar_assets.recommendation.ranker import Candidate
 
 SIMILARITY = "similarity"
 LOCALE_POPULARITY = "locale_popularity"
@@ -95,31 +95,22 @@ def addon_matrix(addon_lists: Sequence[Iterable[str]]) -> tuple[sparse.csr_array
 def profiles_from_samples(samples: pd.DataFrame, installed: Sequence[Iterable[str]]) -> list[dict[str, Any]]:
     """Client profiles as the TAAR service sees them, one per row of ``samples``.
 
-    ``samples`` has the samples stage's columns (city, locale, os, subsession_hours_sum,
-    bookmark_count, tab_open_count, total_uri, unique_tlds); ``installed`` the add-ons of each
-    row. The profile uses the service's names and units: ``geo_city``, ``subsession_length`` in
-    seconds, and ``installed_addons``; missing values are None.
+    ``samples`` has the samples stage's feature columns; ``installed`` the add-ons of each row.
+    The profile uses the service's keys and units (``PROFILE_FIELDS``: ``geo_city``,
+    ``subsession_length`` in seconds, ...) and ``installed_addons``; missing values are None.
     """
     if len(installed) != len(samples):
         raise ValueError(f"installed has {len(installed)} lists for {len(samples)} sample rows")
 
-    def column(name: str, scale: float | None = None) -> list:
-        values = samples[name].to_numpy(dtype=object)
+    def column(feature: Feature) -> list:
+        values = samples[feature.name].to_numpy(dtype=object)
         missing = pd.isna(values)
-        if scale is None:
+        if feature.kind == "categorical":
             return [None if gone else str(value) for value, gone in zip(values, missing)]
-        return [None if gone else float(value) * scale for value, gone in zip(values, missing)]
+        return [None if gone else float(value) * feature.service_scale for value, gone in zip(values, missing)]
 
-    columns = {
-        "geo_city": column("city"),
-        "locale": column("locale"),
-        "os": column("os"),
-        "subsession_length": column("subsession_hours_sum", SECONDS_PER_HOUR),
-        "bookmark_count": column("bookmark_count", 1.0),
-        "tab_open_count": column("tab_open_count", 1.0),
-        "total_uri": column("total_uri", 1.0),
-        "unique_tlds": column("unique_tlds", 1.0),
-    }
+    by_key = {feature.service_key: feature for feature in FEATURES}
+    columns = {key: column(by_key[key]) for key in PROFILE_FIELDS}
     return [
         {**{name: values[row] for name, values in columns.items()}, "installed_addons": [str(g) for g in addons]}
         for row, addons in enumerate(installed)

@@ -1,0 +1,60 @@
+"""The one table of the client features the similarity model uses (SPEC §2, §4, §5).
+
+Each feature is read from a clients_daily column, kept under the original job's name in the
+samples and the donor pool, and published under the key the TAAR service reads, in the
+service's unit. Everything else (the distance's feature lists, the sample columns, the
+published donor keys, the service's profile fields) derives from this table; the order of
+the rows is the order of the keys in the published donors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["categorical", "continuous"]
+SECONDS_PER_HOUR = 3600
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str  # column in samples and donor_pool; donors.json key in the "original" layout
+    source: str  # clients_daily column
+    service_key: str  # donors.json key in the "service" layout (what the TAAR service reads)
+    kind: Kind  # categorical: missing is ""; continuous: missing is 0 (SPEC §5)
+    service_scale: float = 1.0  # sample unit -> service unit
+    unit: str = ""  # the unit in the samples (and in the "original" layout)
+
+
+FEATURES = (
+    Feature("city", "city", "geo_city", "categorical"),
+    Feature("subsession_hours_sum", "subsession_hours_sum", "subsession_length", "continuous", SECONDS_PER_HOUR, "hours"),
+    Feature("locale", "locale", "locale", "categorical"),
+    Feature("os", "os", "os", "categorical"),
+    Feature("bookmark_count", "places_bookmarks_count_mean", "bookmark_count", "continuous"),
+    Feature("tab_open_count", "scalar_parent_browser_engagement_tab_open_event_count_sum", "tab_open_count", "continuous"),
+    Feature("total_uri", "scalar_parent_browser_engagement_total_uri_count_sum", "total_uri", "continuous"),
+    Feature("unique_tlds", "scalar_parent_browser_engagement_unique_domains_count_mean", "unique_tlds", "continuous"),
+)
+FEATURE_BY_NAME = {feature.name: feature for feature in FEATURES}
+
+CATEGORICAL_FEATURES = tuple(f.name for f in FEATURES if f.kind == "categorical")
+CONTINUOUS_FEATURES = tuple(f.name for f in FEATURES if f.kind == "continuous")
+FEATURE_NAMES = tuple(f.name for f in FEATURES)
+
+ADDONS_COLUMN = "active_addons"  # a donor's valid add-on GUIDs (the original job's name)
+# The columns of the samples stage: the client, its raw add-on list, its features.
+SAMPLE_COLUMNS = ("client_id", ADDONS_COLUMN, *FEATURE_NAMES)
+
+# A client profile as the TAAR service scores it: categoricals first, then continuous values.
+PROFILE_FIELDS = tuple(
+    f.service_key for kind in ("categorical", "continuous") for f in FEATURES if f.kind == kind
+)
+
+Layout = Literal["service", "original"]
+LAYOUTS: tuple[Layout, ...] = ("service", "original")
+# Donor pool column -> published key, per layout (the add-on list keeps its name).
+DONOR_KEYS: dict[str, dict[str, str]] = {
+    "service": {**{f.name: f.service_key for f in FEATURES}, ADDONS_COLUMN: ADDONS_COLUMN},
+    "original": {**{f.name: f.name for f in FEATURES}, ADDONS_COLUMN: ADDONS_COLUMN},
+}
