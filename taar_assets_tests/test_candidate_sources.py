@@ -13,16 +13,20 @@ from taar_assets.recommendation.sources import (
     CURATED,
     LOCALE_POPULARITY,
     SIMILARITY,
+    SOURCE_TYPES,
+    CandidateSource,
     CandidateSources,
+    Client,
     CoInstallation,
     Curated,
     LocalePopularity,
-    addon_matrix,
-    distinct_candidates,
-    profiles_from_samples,
+    TrainingData,
     similarity_scores,
 )
+from taar_assets.recommendation.profiles import profiles_from_samples
 from taar_assets.recommendation.ranker import Candidate
+from taar_assets.recommendation.serving import distinct_candidates
+from taar_assets.recommendation.sources.base import addon_matrix
 
 # Six clients. Holders: A 4, B 3, C 3, E 3, D 1. Together: A-B 2, B-C 2, C-E 2, A-C 1, A-D 1,
 # A-E 1, B-E 1.
@@ -44,12 +48,12 @@ SAMPLES = pd.DataFrame(
 
 @pytest.fixture
 def locale_popularity() -> LocalePopularity:
-    return LocalePopularity.fit(ADDONS, SAMPLES, top_k=10, min_clients=2)
+    return LocalePopularity.from_clients(ADDONS, SAMPLES, top_k=10, min_clients=2)
 
 
 @pytest.fixture
 def co_installation() -> CoInstallation:
-    return CoInstallation.fit(ADDONS, top_k=10, min_co_installs=1)
+    return CoInstallation.from_clients(ADDONS, top_k=10, min_co_installs=1)
 
 
 def test_addon_matrix_counts_a_repeated_addon_once():
@@ -80,7 +84,7 @@ def test_locale_popularity_candidates_skip_installed_and_respect_the_limit(local
 
 
 def test_small_locales_fall_back_and_top_k_cuts():
-    fitted = LocalePopularity.fit(ADDONS, SAMPLES, top_k=2, min_clients=3)
+    fitted = LocalePopularity.from_clients(ADDONS, SAMPLES, top_k=2, min_clients=3)
     assert list(fitted.by_locale) == ["de"]  # fr has only 2 clients
     assert [guid for guid, _ in fitted.ranking("fr")] == ["A", "B"]
 
@@ -98,7 +102,7 @@ def test_co_installation_conditional_probability_and_lift(co_installation):
 
 
 def test_co_installation_minimum_support_and_top_k():
-    fitted = CoInstallation.fit(ADDONS, top_k=1, min_co_installs=2)
+    fitted = CoInstallation.from_clients(ADDONS, top_k=1, min_co_installs=2)
     assert fitted.neighbours == {
         "A": [("B", 0.5, 1.0)],
         "B": [("C", pytest.approx(2 / 3), pytest.approx(4 / 3))],  # beats A (same P, lift 1) on lift
@@ -132,7 +136,8 @@ def test_similarity_scores_sort_and_skip_installed():
 
 @pytest.fixture
 def sources(locale_popularity, co_installation) -> CandidateSources:
-    return CandidateSources(locale_popularity, co_installation, Curated(["E", "B", "A", "C", "D"]), per_source_limit=3)
+    fitted = {LOCALE_POPULARITY: locale_popularity, CO_INSTALLATION: co_installation, CURATED: Curated(["E", "B", "A", "C", "D"])}
+    return CandidateSources(fitted, per_source_limit=3)
 
 
 METADATA = parse_addon_metadata(
@@ -183,7 +188,7 @@ def test_candidates_from_every_source(sources):
 
 
 def test_missing_sources_propose_nothing(locale_popularity):
-    sources = CandidateSources(locale_popularity=locale_popularity)
+    sources = CandidateSources({LOCALE_POPULARITY: locale_popularity})
     candidates = sources.candidates({"locale": "fr", "installed_addons": ["C"]})
     assert [(c.source, c.addon_id) for c in candidates] == [(LOCALE_POPULARITY, "E"), (LOCALE_POPULARITY, "B")]
     assert candidates[0].features["co_installation_score"] == 0.0 and candidates[0].producer is None
@@ -203,16 +208,20 @@ def test_json_round_trip_keeps_sources_and_candidates(sources):
 
 
 def test_fit_builds_every_source_from_pipeline_frames():
-    fitted = CandidateSources.fit(ADDONS, SAMPLES, whitelist=["D", "A"])
-    assert fitted.curated == Curated(["D", "A"])
-    assert fitted.locale_popularity.clients == 6 and fitted.co_installation.clients == 6
+    fitted = CandidateSources.fit(TrainingData(ADDONS, SAMPLES, whitelist=["D", "A"]))
+    assert fitted.get(CURATED) == Curated(["D", "A"])
+    assert fitted.get(LOCALE_POPULARITY).clients == 6 and fitted.get(CO_INSTALLATION).clients == 6
+    without_whitelist = CandidateSources.fit(TrainingData(ADDONS, SAMPLES))
+    assert without_whitelist.get(CURATED) is None and without_whitelist.get(LOCALE_POPULARITY) is not None
 
 
 def test_bad_limits_are_rejected():
     with pytest.raises(ValueError, match="per_source_limit"):
         CandidateSources(per_source_limit=0)
+    with pytest.raises(ValueError, match="unknown fitted sources"):
+        CandidateSources({"nope": Curated(["A"])})
     with pytest.raises(ValueError, match="top_k"):
-        CoInstallation.fit(ADDONS, top_k=0)
+        CoInstallation.from_clients(ADDONS, top_k=0)
 
 
 def test_profiles_use_the_service_names_and_units():
@@ -251,3 +260,25 @@ def test_distinct_candidates_keep_each_addons_best_place():
               (("B", SIMILARITY), ("A", CURATED), ("B", CURATED), ("C", SIMILARITY))]
     assert [c.addon_id for c in distinct_candidates(ranked, 2)] == ["B", "A"]
     assert [c.addon_id for c in distinct_candidates(ranked, 10)] == ["B", "A", "C"]
+
+
+def test_the_registry_finds_every_source_module_in_order():
+    assert SOURCE_TYPES == (SIMILARITY, LOCALE_POPULARITY, CO_INSTALLATION, CURATED)
+    # Each source contributes its own features, in source order, before the shared ones.
+    assert ADDON_FEATURES[:6] == (
+        "similarity_score", "locale_share", "overall_share", "co_installation_score", "co_installation_log_lift",
+        "curated_score",
+    )
+
+
+def test_a_new_source_needs_only_the_protocol(locale_popularity):
+    class Everything(CandidateSource):
+        name, order, discovery, features = "everything", 99, True, ("everything_score",)
+
+        def propose(self, client: Client, limit):
+            return [(guid, 1.0) for guid in "ABCDE" if guid not in client.installed][:limit]
+
+    client = Client({"locale": "fr", "installed_addons": ["A"]})
+    assert Everything().propose(client, 2) == [("B", 1.0), ("C", 1.0)]
+    assert Everything().addon_features(client, "B") == {"everything_score": 0.0}
+    assert locale_popularity.propose(client, 1) == locale_popularity.scores(client.profile, 1)

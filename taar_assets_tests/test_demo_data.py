@@ -316,7 +316,7 @@ def test_interrupted_write_leaves_no_truncated_file(tmp_path, monkeypatch):
     original = pq.write_table
 
     def disk_full(table, where, **kwargs):
-        if Path(where).name.endswith("part-0.parquet.tmp") and "20240330" in str(where):
+        if Path(where).name.startswith(".part-0.parquet.") and "20240330" in str(where):
             Path(where).write_bytes(b"PAR1 half a file")
             raise OSError("disk full")
         return original(table, where, **kwargs)

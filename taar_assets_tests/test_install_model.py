@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taar_assets.recommendation.sources import SOURCE_TYPES, CandidateSources
+from taar_assets.recommendation.sources import SOURCE_TYPES, CandidateSources, TrainingData
 from taar_assets.recommendation.install_model import (
     FEATURE_NAMES,
     InstallModel,
@@ -59,7 +59,7 @@ def locale_similarity(profiles):
 @pytest.fixture(scope="module")
 def examples() -> TrainingExamples:
     addons, samples = synthetic_world()
-    sources = CandidateSources.fit(addons, samples, whitelist=sorted(g for t in TASTES for g in t), per_source_limit=8)
+    sources = CandidateSources.fit(TrainingData(addons, samples, whitelist=sorted(g for t in TASTES for g in t)), per_source_limit=8)
     return training_examples(addons, samples, sources, locale_similarity, seed=3)
 
 

@@ -40,38 +40,20 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from taar_assets.recommendation.addon_metadata import (
-    AddonMetadata,
-    load_addon_metadata,
-    producer_signals,
-)
-from taar_assets.recommendation.sources import CandidateSources, distinct_candidates
+from taar_assets.recommendation.addon_metadata import load_addon_metadata
 from taar_assets.recommendation.install_model import InstallModel
-from taar_assets.recommendation.ranker import Candidate, RankerConfig, RankerMetrics, rank
+from taar_assets.recommendation.ranker import RankerConfig
+from taar_assets.recommendation.serving import Recommender, weight
+from taar_assets.recommendation.sources import CandidateSources
 from taar_assets.similarity.recommender import ModelError, SimilarityModel, validate_profile
 
-SOURCE = "similarity"
 # Clients scored together by recommend_batch; the output of a block is printed before the next is read.
 BLOCK_CLIENTS = 1024
 
 
 class ProfilesFileError(ValueError):
     """The profiles file cannot be opened, or one of its lines cannot be scored."""
-
-
-@dataclass(frozen=True)
-class MoreSources:
-    """The other candidate sources and the heavy ranker's model, as the daily assets store them."""
-
-    sources: CandidateSources
-    install_model: InstallModel | None
-    metadata: AddonMetadata | None
-
-    def candidates(self, profile: dict, similar: list[tuple[str, float]]) -> list[Candidate]:
-        candidates = self.sources.candidates(profile, similar, self.metadata)
-        return self.install_model.scored(candidates, profile) if self.install_model else candidates
 
 
 def main_recommend(argv: list[str] | None = None) -> int:
@@ -84,27 +66,25 @@ def main_recommend(argv: list[str] | None = None) -> int:
                 ranker = RankerConfig.from_dict(json.load(handle))
         except (OSError, ValueError, TypeError) as error:
             return _fail(f"ranker config {args.ranker_config}: {error}", 2)
-    more = None
+    recommender = Recommender(ranker=ranker)
     if args.sources:
         try:
-            more = _more_sources(args)
+            recommender = _with_sources(args, ranker)
         except (OSError, ValueError, TypeError, KeyError) as error:
             return _fail(f"candidate sources: {error}", 2)
-        ranker = ranker or RankerConfig(enable_producer_boosting=more.metadata is not None)
     try:
-        model = SimilarityModel.load(args.model, _storage_options(args.model))
+        recommender.model = SimilarityModel.load(args.model, _storage_options(args.model))
     except (ModelError, OSError) as error:
         return _fail(f"cannot load the model at {args.model}: {error}", 1)
 
-    metrics = RankerMetrics()
     try:
         for block in _blocks(args.profiles):
-            _print_block(model, block, args.limit, ranker, metrics, more)
+            _print_block(recommender, block, args.limit)
     except ProfilesFileError as error:
         return _fail(str(error), 2)
     finally:
-        if ranker is not None:
-            print(json.dumps({"ranker_metrics": metrics.as_dict()}), file=sys.stderr)
+        if recommender.ranker is not None:
+            print(json.dumps({"ranker_metrics": recommender.metrics.as_dict()}), file=sys.stderr)
     return 0
 
 
@@ -129,15 +109,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _more_sources(args: argparse.Namespace) -> MoreSources:
+def _with_sources(args: argparse.Namespace, ranker: RankerConfig | None) -> Recommender:
+    """Every source, the install model and the metadata; ranked (by default settings without --ranker-config)."""
+
     def read(path: str) -> bytes:
         with open(path, "rb") as handle:
             return handle.read()
 
-    return MoreSources(
+    metadata = load_addon_metadata(args.addon_metadata) if args.addon_metadata else None
+    return Recommender(
         sources=CandidateSources.from_json(read(args.sources)),
         install_model=InstallModel.from_json(read(args.install_model)) if args.install_model else None,
-        metadata=load_addon_metadata(args.addon_metadata) if args.addon_metadata else None,
+        metadata=metadata,
+        ranker=ranker or RankerConfig(enable_producer_boosting=metadata is not None),
     )
 
 
@@ -198,37 +182,16 @@ def _client(line: bytes) -> tuple[str | None, dict]:
     return client_id, profile
 
 
-def _print_block(
-    model: SimilarityModel,
-    block: list[tuple[str | None, dict]],
-    limit: int,
-    ranker: RankerConfig | None,
-    metrics: RankerMetrics,
-    more: MoreSources | None = None,
-) -> None:
-    # The ranker may move any candidate into the top `limit`, so it sees them all.
-    recommendations = model.recommend_batch([profile for _, profile in block], limit=None if ranker else limit)
-    signals = producer_signals(more.metadata) if more and more.metadata else None
-    for (client_id, profile), addons in zip(block, recommendations):
-        if more is not None:
-            candidates = more.candidates(profile, addons)
-        else:
-            candidates = [Candidate(addon_id=guid, source=SOURCE, source_score=weight) for guid, weight in addons]
-        if ranker is not None:
-            candidates = rank(candidates, ranker, signals, metrics, random_key=client_id)
+def _print_block(recommender: Recommender, block: list[tuple[str | None, dict]], limit: int) -> None:
+    served = recommender.recommend_batch([profile for _, profile in block], [client_id for client_id, _ in block], limit)
+    for (client_id, _), recommendations in zip(block, served):
         output = {
             "client_id": client_id,
             "recommendations": [
-                {"addon_id": c.addon_id, "source": c.source, "weight": _weight(c)}
-                for c in distinct_candidates(candidates, limit)
+                {"addon_id": c.addon_id, "source": c.source, "weight": weight(c)} for c in recommendations
             ],
         }
         print(json.dumps(output))
-
-
-def _weight(candidate: Candidate) -> float:
-    """The score the order came from: the install model's when there is one, else the source's."""
-    return candidate.predicted_score if candidate.predicted_score is not None else candidate.source_score
 
 
 def _fail(message: str, code: int) -> int:

@@ -31,21 +31,23 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from taar_assets.recommendation.addon_metadata import AddonInfo, producer_signals
-from taar_assets.recommendation.sources import (
-    CandidateSources,
-    SimilarityBatch,
-    distinct_candidates,
-    profiles_from_samples,
-    similarity_scores,
-    with_samples,
-)
+from taar_assets.recommendation.addon_metadata import AddonInfo
 from taar_assets.recommendation.install_model import (
     InstallModel,
     fit_install_model,
     training_examples,
 )
-from taar_assets.recommendation.ranker import RankerConfig, RankerMetrics, rank
+from taar_assets.recommendation.profiles import profiles_from_samples, with_samples
+from taar_assets.recommendation.ranker import RankerConfig
+from taar_assets.recommendation.serving import Recommender
+from taar_assets.recommendation.sources import (
+    LOCALE_POPULARITY,
+    CandidateSources,
+    Client,
+    SimilarityBatch,
+    TrainingData,
+    similarity_scores,
+)
 
 LOCALE_POPULARITY_METHOD, SIMILARITY_METHOD, RANKER_METHOD = "locale_popularity", "similarity", "ranker"
 
@@ -185,7 +187,7 @@ def evaluate(
     training = training_clients(addons_per_client, evaluation_share)
     evaluating = ~addons_per_client.index.isin(training.index)
     if sources is None:
-        sources = CandidateSources.fit(training, samples, whitelist)
+        sources = CandidateSources.fit(TrainingData(training, samples, whitelist))
     if install_model is None:
         install_model = fit_training_install_model(
             training, samples, sources, similarity, metadata, seed=seed, max_clients=max_training_clients
@@ -201,22 +203,19 @@ def evaluate(
 
     started = time.perf_counter()
     config = ranker_config or RankerConfig(enable_producer_boosting=metadata is not None)
-    signals = producer_signals(metadata) if metadata else None
-    ranker_metrics = RankerMetrics()
+    recommender = Recommender(sources=sources, install_model=install_model, metadata=metadata, ranker=config)
+    popularity = sources.get(LOCALE_POPULARITY)
     recommendations: dict[str, list[list[str]]] = {
-        LOCALE_POPULARITY_METHOD: [
-            [guid for guid, _ in sources.locale_popularity.scores(profile, k)] for profile in profiles
-        ],
+        LOCALE_POPULARITY_METHOD: [[guid for guid, _ in popularity.propose(Client(profile), k)] for profile in profiles],
         SIMILARITY_METHOD: [
             [guid for guid, _ in similarity_scores(recommended, profile, k)]
             for recommended, profile in zip(similar, profiles)
         ],
         RANKER_METHOD: [],
     }
-    for profile, recommended in zip(profiles, similar):
-        candidates = install_model.scored(sources.candidates(profile, recommended, metadata), profile)
-        ranked = rank(candidates, config, signals, ranker_metrics)
-        recommendations[RANKER_METHOD].append([c.addon_id for c in distinct_candidates(ranked, k)])
+    for client_id, profile, recommended in zip(clients["client_id"], profiles, similar):
+        served = recommender.serve(profile, recommended, client_id, k)
+        recommendations[RANKER_METHOD].append([candidate.addon_id for candidate in served])
     seconds["rank"] = time.perf_counter() - started
 
     catalogue_size = len(set(whitelist))
@@ -230,7 +229,7 @@ def evaluate(
         training_clients=len(training),
         catalogue_size=catalogue_size,
         seconds=seconds,
-        ranker_metrics=ranker_metrics.as_dict(),
+        ranker_metrics=recommender.metrics.as_dict(),
     )
 
 

@@ -3,7 +3,7 @@
 Training data comes from what the pipeline has. For each training client one valid add-on is
 held out at random; the candidate sources propose add-ons for the client's remaining add-ons;
 a candidate is labelled 1 if it is the held-out add-on, else 0. Features per candidate are
-``candidate_sources.ADDON_FEATURES`` (every source's score for the add-on, its popularity in
+``sources.ADDON_FEATURES`` (every source's score for the add-on, its popularity in
 the client's locale and overall, co-installation strength, metadata when present), a one-hot
 of the proposing source and the client's number of add-ons.
 
@@ -28,17 +28,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from taar_assets.recommendation.addon_metadata import AddonInfo
+from taar_assets.recommendation.profiles import profiles_from_samples, with_samples
+from taar_assets.recommendation.ranker import Candidate
 from taar_assets.recommendation.sources import (
     ADDON_FEATURES,
     SOURCE_TYPES,
     CandidateSources,
     Profile,
     SimilarityBatch,
-    installed_addons,
-    profiles_from_samples,
-    with_samples,
 )
-from taar_assets.recommendation.ranker import Candidate
+from taar_assets.recommendation.sources.base import installed_addons
 
 SCHEMA_VERSION = 1
 PROFILE_FEATURES = ("installed_count",)

@@ -6,7 +6,7 @@ import pandas as pd
 from taar_assets.partitions import daily_partitions, for_each_day, on_day, single_run
 from taar_assets.io_managers import ArrowTable, document_type
 from taar_assets.recommendation.evaluation import training_clients
-from taar_assets.recommendation.sources import CandidateSources
+from taar_assets.recommendation.sources import LOCALE_POPULARITY, CandidateSources, TrainingData
 
 
 @dg.asset(
@@ -31,8 +31,9 @@ def candidate_sources(context: dg.AssetExecutionContext, samples, addons_per_cli
         clients: pd.DataFrame = on_day(addons_per_client, day).to_pandas()
         training = training_clients(clients)
         whitelist = on_day(amo_whitelist, day).column("guid").to_pylist()
-        sources = CandidateSources.fit(training, on_day(samples, day).to_pandas(), whitelist)
-        locales = len(sources.locale_popularity.by_locale) if sources.locale_popularity else 0
+        sources = CandidateSources.fit(TrainingData(training, on_day(samples, day).to_pandas(), whitelist))
+        popularity = sources.get(LOCALE_POPULARITY)
+        locales = len(popularity.by_locale) if popularity else 0
         context.log.info(f"{day}: candidate sources fitted on {len(training)} training clients")
         return sources, {"training_clients": len(training), "locales": locales, "curated": len(whitelist)}
 
