@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: setup run test dev backfill-example bench clean
+.PHONY: setup run test test-fast dev bench clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,10 @@ run: setup $(DAGSTER_HOME)/dagster.yaml
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The unit tests that need no pipeline run, Spark, S3 or browser: under a minute.
+test-fast: setup
+	$(BIN)/python -m pytest taar_assets_tests/unit -m "not slow and not spark and not s3 and not ui"
 
 # The UI and the daemon (schedules, backfills) on http://127.0.0.1:3000
 dev: setup $(DAGSTER_HOME)/dagster.yaml

@@ -7,7 +7,7 @@ zipWithIndex pairing and pyspark.mllib's KernelDensity.
 
 Reconstructed (the seed lost these lines; each is filled minimally):
 - the imports `pyspark.ml.feature`, `pyspark.ml.clustering`, `pyspark.ml` (the seed kept only
-  the imported names) and CONTINUOUS_FEATURES (SPEC §5's five continuous features);
+  the imported names) and CONTINUOUS_FEATURES (docs/behaviour.md §4's five continuous features);
 - `.selectExpr(` before the projection in get_samples and the closing parentheses;
 - `addon.is_system` as the first test of is_valid_addon, and `continue` in
   flatten_valid_guid_generator (the generator yields the valid GUIDs);

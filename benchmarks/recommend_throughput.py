@@ -21,11 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from taar_assets.similarity.recommender import (
-    CATEGORICAL_COUNT,
-    PROFILE_FIELDS,
-    SimilarityModel,
-)
+from taar_assets.similarity.features import PROFILE_FIELDS
+from taar_assets.similarity.model_input import CATEGORICAL_COUNT
+from taar_assets.similarity.recommender import SimilarityModel
 
 DEMO_END = dt.date(2026, 11, 20)
 

@@ -113,18 +113,25 @@ class DeferredTable(ABC):
         """Free what the engine kept to compute the table (a cache); called once it is written."""
 
 
-def provenance(table: pa.Table | DeferredTable) -> dict[str, Any]:
-    if isinstance(table, DeferredTable):
-        return dict(table.provenance)
-    raw = (table.schema.metadata or {}).get(PROVENANCE_KEY)
+def with_record(table: pa.Table, key: bytes, record: dict[str, Any]) -> pa.Table:
+    """`table` carrying a JSON `record` under `key` in its schema metadata (kept in parquet)."""
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), key: json.dumps(record)})
+
+
+def record_of(table: pa.Table, key: bytes) -> dict[str, Any]:
+    raw = (table.schema.metadata or {}).get(key)
     return json.loads(raw) if raw else {}
+
+
+def provenance(table: pa.Table | DeferredTable) -> dict[str, Any]:
+    return dict(table.provenance) if isinstance(table, DeferredTable) else record_of(table, PROVENANCE_KEY)
 
 
 def with_provenance(table: pa.Table | DeferredTable, record: dict[str, Any]) -> pa.Table | DeferredTable:
     """`table` carrying `record` to storage and to the next stages."""
     if isinstance(table, DeferredTable):
         return table.with_provenance(record)
-    return table.replace_schema_metadata({**(table.schema.metadata or {}), PROVENANCE_KEY: json.dumps(record)})
+    return with_record(table, PROVENANCE_KEY, record)
 
 
 def is_local_upath(path: UPath) -> bool:
@@ -176,5 +183,4 @@ class StoredTable:
             sidecar = self.path / PROVENANCE_SIDECAR
             return json.loads(sidecar.read_text()) if sidecar.exists() else {}
         with self.path.open("rb") as handle:
-            raw = (pq.read_schema(handle).metadata or {}).get(PROVENANCE_KEY)
-        return json.loads(raw) if raw else {}
+            return record_of(pq.read_schema(handle), PROVENANCE_KEY)

@@ -45,7 +45,7 @@ def run_similarity(settings: Settings, instance=None, raise_on_error=True, run_c
 @pytest.fixture(scope="session")
 def s3():
     """moto's S3 server on 127.0.0.1 for the session, with test credentials in the environment."""
-    from taar_assets_tests.s3_server import (
+    from taar_assets_tests.support.s3_server import (
         TEST_ENVIRONMENT,
         UNSET_ENVIRONMENT,
         local_s3_server,
@@ -97,7 +97,26 @@ def _skip_without_spark() -> None:
 def spark_connect(tmp_path_factory):
     """The sc:// URL of a Spark Connect server on 127.0.0.1 (its own JVM) for the session."""
     _skip_without_spark()
-    from taar_assets_tests.spark_connect_server import local_spark_connect_server
+    from taar_assets_tests.support.spark_connect_server import local_spark_connect_server
 
     with local_spark_connect_server(tmp_path_factory.mktemp("spark_connect") / "server.log") as url:
         yield url
+
+
+# Markers, so a subset runs alone: `make test-fast` runs the unit tests that are none of these.
+_MARKED_FIXTURES = {
+    "spark": "spark", "spark_connect": "spark",
+    "s3": "s3", "bucket": "s3",
+    "settings": "slow", "demo_dataset": "slow",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        path = item.path.as_posix()
+        if "/dagster/" in path or "/integration/" in path:
+            item.add_marker(pytest.mark.slow)
+        if path.endswith("/test_ui.py"):
+            item.add_marker(pytest.mark.ui)
+        for fixture in set(item.fixturenames) & set(_MARKED_FIXTURES):
+            item.add_marker(getattr(pytest.mark, _MARKED_FIXTURES[fixture]))

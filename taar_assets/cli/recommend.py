@@ -46,7 +46,8 @@ from taar_assets.recommendation.install_model import InstallModel
 from taar_assets.recommendation.ranker import RankerConfig
 from taar_assets.recommendation.serving import Recommender, weight
 from taar_assets.recommendation.sources import CandidateSources
-from taar_assets.similarity.recommender import ModelError, SimilarityModel, validate_profile
+from taar_assets.similarity.model_input import ModelError, validate_profile
+from taar_assets.similarity.recommender import SimilarityModel
 
 # Clients scored together by recommend_batch; the output of a block is printed before the next is read.
 BLOCK_CLIENTS = 1024

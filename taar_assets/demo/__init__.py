@@ -1,4 +1,4 @@
-"""A synthetic but realistic `clients_daily` dataset (SPEC §2) with planted taste groups.
+"""A synthetic but realistic `clients_daily` dataset (docs/behaviour.md §2) with planted taste groups.
 
 The data exists to show that the recommender finds structure that is really there, so it has
 some: every client belongs to one planted group, and the group decides which whitelisted

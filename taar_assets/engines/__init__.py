@@ -31,10 +31,10 @@ class StageResult(NamedTuple):
 
 
 class Engine(dg.ConfigurableResource):
-    """The interface every engine implements (SPEC §3.1-3.3)."""
+    """The interface every engine implements (docs/behaviour.md §3.1-3.3)."""
 
     def samples(self, files: WindowFiles, rule: SampleRule) -> StageResult:
-        """Each client's latest qualifying row in the window's `files` (SPEC §3.1).
+        """Each client's latest qualifying row in the window's `files` (docs/behaviour.md §3.1).
 
         The value has `taar_assets.similarity.features.SAMPLE_COLUMNS`; stats may hold `clients`.
         """
@@ -42,10 +42,10 @@ class Engine(dg.ConfigurableResource):
 
     def valid_addons(self, samples: StoredTable, whitelist: frozenset[str], min_valid_exclusive: int) -> StageResult:
         """(client_id, addon_ids) of the clients with more than `min_valid_exclusive` valid add-ons
-        (SPEC §3.2). Stats: clients_in, clients_out, mean_valid_addons, distinct_addons."""
+        (docs/behaviour.md §3.2). Stats: clients_in, clients_out, mean_valid_addons, distinct_addons."""
         raise NotImplementedError
 
     def clusters(self, addons: StoredTable, num_clusters: int, seed: int) -> StageResult:
-        """(client_id, cluster) by hashed TF, IDF and Spark's bisecting k-means (SPEC §3.3), cluster 0
+        """(client_id, cluster) by hashed TF, IDF and Spark's bisecting k-means (docs/behaviour.md §3.3), cluster 0
         the biggest. Stats: sizes, the clients of each cluster 0 .. num_clusters - 1."""
         raise NotImplementedError

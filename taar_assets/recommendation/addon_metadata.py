@@ -1,6 +1,6 @@
 """Add-on metadata (the optional input ``TAAR_ADDON_METADATA``): who makes each add-on and how it fares.
 
-The ranker's producer boosting and subscribed-creator boost (SPEC section 8) need facts about
+The ranker's producer boosting and subscribed-creator boost (docs/behaviour.md §8) need facts about
 an add-on's producer (its developer account) that telemetry does not hold. They come from this
 file, one record per add-on GUID, in JSON or parquet:
 

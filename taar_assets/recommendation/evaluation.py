@@ -10,7 +10,7 @@ kept); its profile comes from the samples (service names and units) with the kep
 ``installed_addons``. Each method recommends ``k`` add-ons:
 
 - ``locale_popularity``: the locale's most common add-ons (fallback: all clients');
-- ``similarity``: the similarity model alone (SPEC section 6);
+- ``similarity``: the similarity model alone (docs/behaviour.md §5);
 - ``ranker``: every source's candidates, scored by the install model and ordered by
   ``ranker.rank`` with heavy ranking (producer boosting on when metadata is given).
 

@@ -1,4 +1,4 @@
-"""The heavy ranker's install model: the "predicted install score" of each candidate (SPEC section 8).
+"""The heavy ranker's install model: the "predicted install score" of each candidate (docs/behaviour.md §8).
 
 Training data comes from what the pipeline has. For each training client one valid add-on is
 held out at random; the candidate sources propose add-ons for the client's remaining add-ons;

@@ -2,7 +2,7 @@
 and the daily evaluation.
 
 similarity model's recommendations -> every candidate source -> the install model's score ->
-the ranker (SPEC §8) -> each add-on once, at its best place, up to the limit.
+the ranker (docs/behaviour.md §8) -> each add-on once, at its best place, up to the limit.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Clustering clients by their add-on sets (SPEC section 3, stage 3): Spark's method, reproduced.
+"""Clustering clients by their add-on sets (docs/behaviour.md §3.3): Spark's method, reproduced.
 
 The original job clustered with Spark ML: HashingTF (2^18 features) -> IDF(minDocFreq=1) ->
 BisectingKMeans. The Spark engine still runs exactly that; this module computes the same

@@ -1,4 +1,4 @@
-"""The TAAR client-to-client distance (SPEC section 5), vectorised.
+"""The TAAR client-to-client distance (docs/behaviour.md §4), vectorised.
 
 For clients x and y with categorical features k (None -> "") and continuous features c
 (None -> 0):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +10,7 @@ import pyarrow as pa
 
 from taar_assets.similarity.features import ADDONS_COLUMN, CONTINUOUS_FEATURES, FEATURE_NAMES
 from taar_assets.similarity.privacy import generalise_categories, round_significant
+from taar_assets.storage import record_of, with_record
 
 # Generalised in this order: the city identifies most, the locale least.
 GENERALISATION_ORDER = ("city", "os", "locale")
@@ -83,12 +83,11 @@ class DonorPool:
             "generalised": self.generalised,
             "input_window": self.input_window,
         }
-        table = pa.Table.from_pandas(self.donors, preserve_index=False)
-        return table.replace_schema_metadata({**(table.schema.metadata or {}), _FACTS_KEY: json.dumps(facts)})
+        return with_record(pa.Table.from_pandas(self.donors, preserve_index=False), _FACTS_KEY, facts)
 
     @classmethod
     def from_table(cls, table: pa.Table) -> DonorPool:
-        facts = json.loads(table.schema.metadata[_FACTS_KEY])
+        facts = record_of(table, _FACTS_KEY)
         return cls(
             donors=table.to_pandas(),
             num_donors=facts["num_donors"],

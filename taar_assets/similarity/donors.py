@@ -2,7 +2,7 @@
 
 The original job called ``sampleBy`` with each cluster's *share* as its sampling fraction,
 which keeps about n_c^2 / N clients of a cluster of size n_c: small clusters vanish and the
-donor count is only approximate (SPEC section 7). Here the count per cluster is decided
+donor count is only approximate (docs/behaviour.md §7). Here the count per cluster is decided
 first (:func:`allocate_donors`), then that many clients are drawn uniformly without
 replacement inside each cluster (:func:`sample_donors`).
 """

@@ -1,4 +1,4 @@
-"""The one table of the client features the similarity model uses (SPEC §2, §4, §5).
+"""The one table of the client features the similarity model uses (docs/behaviour.md §2, §4, §6).
 
 Each feature is read from a clients_daily column, kept under the original job's name in the
 samples and the donor pool, and published under the key the TAAR service reads, in the
@@ -21,7 +21,7 @@ class Feature:
     name: str  # column in samples and donor_pool; donors.json key in the "original" layout
     source: str  # clients_daily column
     service_key: str  # donors.json key in the "service" layout (what the TAAR service reads)
-    kind: Kind  # categorical: missing is ""; continuous: missing is 0 (SPEC §5)
+    kind: Kind  # categorical: missing is ""; continuous: missing is 0 (docs/behaviour.md §4)
     service_scale: float = 1.0  # sample unit -> service unit
     unit: str = ""  # the unit in the samples (and in the "original" layout)
 

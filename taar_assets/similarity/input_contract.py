@@ -1,4 +1,4 @@
-"""The `clients_daily` input (SPEC §2): its schema, its day folders, and checking files against it.
+"""The `clients_daily` input (docs/behaviour.md §2): its schema, its day folders, and checking files against it.
 
 A Hive-partitioned parquet dataset, one folder per day (`<root>/submission_date_s3=YYYYMMDD/`),
 at a local path or an object-store URL. Only the columns of `CLIENTS_DAILY_SCHEMA` are read;

@@ -1,6 +1,6 @@
 """Likelihood-ratio curves: distance densities of same-cluster and different-cluster pairs.
 
-SPEC section 3, stage 5, with the original's defects fixed (section 7): the pairs with other
+docs/behaviour.md §3.6, with the original's defects fixed (section 7): the pairs with other
 clusters are drawn at random (the original took the first rows), the grid has exactly
 ``num_points`` points spanning [min, max] (the original's ``arange`` excluded max and could
 give one point too many), and degenerate score sets raise a clear error instead of giving NaN.
@@ -8,7 +8,6 @@ give one point too many), and degenerate score sets raise a clear error instead 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from scipy.stats import norm
 from sklearn.neighbors import KernelDensity
 
 from taar_assets.similarity.distance import feature_matrices, paired_distances
+from taar_assets.storage import record_of, with_record
 
 
 class DegenerateScoresError(ValueError):
@@ -206,12 +206,11 @@ class LrCurves:
 
     def to_table(self) -> pa.Table:
         facts = {**self.parameters, "mass_in_range": self.mass_in_range}
-        table = pa.Table.from_pandas(self.curves, preserve_index=False)
-        return table.replace_schema_metadata({**(table.schema.metadata or {}), _FACTS_KEY: json.dumps(facts)})
+        return with_record(pa.Table.from_pandas(self.curves, preserve_index=False), _FACTS_KEY, facts)
 
     @classmethod
     def from_table(cls, table: pa.Table) -> LrCurves:
-        facts = json.loads(table.schema.metadata[_FACTS_KEY])
+        facts = record_of(table, _FACTS_KEY)
         return cls(
             curves=table.to_pandas(),
             kernel_bandwidth=facts["kernel_bandwidth"],

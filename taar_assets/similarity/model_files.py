@@ -1,4 +1,4 @@
-"""The published model's files (SPEC §4): donors, LR curves and the manifest that describes them."""
+"""The published model's files (docs/behaviour.md §6): donors, LR curves and the manifest that describes them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Generalisation of published donor profiles (SPEC §7): no donor unique on its categoricals."""
+"""Generalisation of published donor profiles (docs/behaviour.md §7): no donor unique on its categoricals."""
 
 from __future__ import annotations
 
@@ -39,18 +39,17 @@ def generalise_categories(
         replaced[column] += int(rare.sum())
         result.loc[rare, column] = UNKNOWN
     fully_generalised = np.logical_and.reduce([result[c] == UNKNOWN for c in columns])
-    sizes = group_sizes()
     while 0 < fully_generalised.sum() < k:
-        # Fold the smallest other group into the "?? ?? ??" group.
+        # Fold the smallest other group into the "?? ?? ??" group. Groups are told apart by
+        # their id, not by comparing values: a missing value equals nothing, not even itself.
+        groups = result.groupby(key_columns, dropna=False).ngroup().to_numpy()
+        sizes = group_sizes()
         smallest = sizes[~fully_generalised].idxmin()
-        members = np.logical_and.reduce(
-            [result[c] == result.at[smallest, c] for c in columns]
-        ) & ~fully_generalised
+        members = (groups == groups[result.index.get_loc(smallest)]) & ~fully_generalised
         for column in columns:
             replaced[column] += int((members & (result[column] != UNKNOWN)).sum())
             result.loc[members, column] = UNKNOWN
         fully_generalised = fully_generalised | members
-        sizes = group_sizes()
     return result, replaced
 
 

@@ -1,4 +1,4 @@
-"""The row rules of stages 1 and 2 (SPEC §3.1, §3.2) as data, so both engines apply the same ones."""
+"""The row rules of stages 1 and 2 (docs/behaviour.md §3.1, §3.2) as data, so both engines apply the same ones."""
 
 from __future__ import annotations
 

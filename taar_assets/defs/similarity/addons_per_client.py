@@ -25,7 +25,7 @@ class AddonsConfig(dg.Config):
     kinds={"parquet"},
 )
 def addons_per_client(context: dg.AssetExecutionContext, config: AddonsConfig, engine: Engine, samples, amo_whitelist):
-    """(client_id, addon_ids): enabled, non-system, non-foreign whitelisted extensions (SPEC §3.2)."""
+    """(client_id, addon_ids): enabled, non-system, non-foreign whitelisted extensions (docs/behaviour.md §3.2)."""
 
     def compute(day: str):
         started = time.perf_counter()

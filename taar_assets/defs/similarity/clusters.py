@@ -26,7 +26,7 @@ class ClustersConfig(dg.Config):
     kinds={"parquet"},
 )
 def clusters(context: dg.AssetExecutionContext, config: ClustersConfig, engine: Engine, addons_per_client):
-    """(client_id, cluster): cluster 0 is the biggest (SPEC §3.3)."""
+    """(client_id, cluster): cluster 0 is the biggest (docs/behaviour.md §3.3)."""
 
     def compute(day: str):
         started = time.perf_counter()

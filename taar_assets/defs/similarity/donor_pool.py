@@ -37,7 +37,7 @@ class DonorPoolConfig(dg.Config):
     kinds={"pandas", "parquet"},
 )
 def donor_pool(context: dg.AssetExecutionContext, config: DonorPoolConfig, samples, addons_per_client, clusters):
-    """The published donors: sample features, valid add-ons and cluster; no client id (SPEC §3.4)."""
+    """The published donors: sample features, valid add-ons and cluster; no client id (docs/behaviour.md §3.4)."""
     num_donors = max(config.num_donors, MIN_DONORS)
     if num_donors != config.num_donors:
         context.log.warning(f"num_donors={config.num_donors} is below {MIN_DONORS}: using {MIN_DONORS}")

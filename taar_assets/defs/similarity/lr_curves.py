@@ -27,7 +27,7 @@ class LrCurvesConfig(dg.Config):
     kinds={"scikitlearn", "parquet"},
 )
 def lr_curves(context: dg.AssetExecutionContext, config: LrCurvesConfig, donor_pool):
-    """(x, numerator, denominator): same-cluster and different-cluster distance densities (SPEC §3.5)."""
+    """(x, numerator, denominator): same-cluster and different-cluster distance densities (docs/behaviour.md §3.6)."""
 
     def compute(day: str):
         started = time.perf_counter()

@@ -39,7 +39,7 @@ class SamplesConfig(dg.Config):
 def samples(
     context: dg.AssetExecutionContext, config: SamplesConfig, clients_daily: ClientsDailyResource, engine: Engine
 ):
-    """Latest release-Firefox row per client over the window, with 2 < add-ons < 100 (SPEC §3.1)."""
+    """Latest release-Firefox row per client over the window, with 2 < add-ons < 100 (docs/behaviour.md §3.1)."""
     rule = SampleRule(config.min_addons_exclusive, config.max_addons_exclusive)
 
     def compute(day: str):

@@ -1,4 +1,4 @@
-"""The external input: Mozilla's clients_daily telemetry, one Hive folder per day (SPEC §2)."""
+"""The external input: Mozilla's clients_daily telemetry, one Hive folder per day (docs/behaviour.md §2)."""
 
 import dagster as dg
 

@@ -62,7 +62,7 @@ def build_samples(
     memory_limit: str | None = None,
     threads: int | None = None,
 ) -> pa.Table:
-    """SPEC §3.1: the latest qualifying row per client within the window (``SampleRule``), as
+    """docs/behaviour.md §3.1: the latest qualifying row per client within the window (``SampleRule``), as
     an Arrow table with ``SAMPLE_COLUMNS``, sorted by client_id. Continuous features become
     doubles; the add-on structs keep the fields the validity rule reads.
 

@@ -1,4 +1,4 @@
-"""The heavy stages (SPEC §3.1-3.3) in Spark: the same results as the embedded engine, on a cluster.
+"""The heavy stages (docs/behaviour.md §3.1-3.3) in Spark: the same results as the embedded engine, on a cluster.
 
 Each function takes and returns Spark DataFrames and runs entirely in the JVM (Spark SQL,
 higher-order functions, pyspark.ml): no Python row UDF, so executors need no Python.
@@ -97,7 +97,7 @@ def _pruned_schema(schema: StructType) -> StructType:
 
 
 def spark_samples(spark: SparkSession, files: Sequence[str], rule: SampleRule = SampleRule()) -> DataFrame:
-    """SPEC §3.1 over the window's parquet `files` (day order, then name, as ``find_window_files``).
+    """docs/behaviour.md §3.1 over the window's parquet `files` (day order, then name, as ``find_window_files``).
 
     Returns the latest qualifying row of each client with the columns of ``SAMPLE_COLUMNS``
     (continuous features as doubles, add-on structs reduced to the fields the validity rule
@@ -146,7 +146,7 @@ def _flag_set(addon: Column, name: str) -> Column:
 
 
 def spark_valid_addons(samples: DataFrame, whitelist: Collection[str], min_valid_exclusive: int = 2) -> DataFrame:
-    """(client_id, addon_ids) for clients with more than `min_valid_exclusive` valid add-ons (SPEC §3.2).
+    """(client_id, addon_ids) for clients with more than `min_valid_exclusive` valid add-ons (docs/behaviour.md §3.2).
 
     Valid: not a system add-on, not app- or user-disabled, of type "extension", not
     foreign-installed, GUID in `whitelist`. Each client's add-on order is kept.
@@ -194,7 +194,7 @@ def _check_shuffle_partitions(default_parallelism: str | None) -> None:
 
 
 def spark_clusters(addons: DataFrame, num_clusters: int, seed: int) -> tuple[DataFrame, list[int]]:
-    """(client_id, cluster) by HashingTF -> IDF -> BisectingKMeans on the add-on GUIDs (SPEC §3.3),
+    """(client_id, cluster) by HashingTF -> IDF -> BisectingKMeans on the add-on GUIDs (docs/behaviour.md §3.3),
     and the size of each cluster 0 .. num_clusters - 1.
 
     Clusters are numbered by descending size (0 = biggest); equal sizes are ordered by their

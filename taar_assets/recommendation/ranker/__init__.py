@@ -1,4 +1,4 @@
-"""Ranking of add-on recommendation candidates (SPEC section 8), pure and configurable.
+"""Ranking of add-on recommendation candidates (docs/behaviour.md §8), pure and configurable.
 
 The design follows Twitter's push-notification ranker (``RFPHRanker.scala``): candidates come
 from several candidate sources ("types": similarity, locale popularity, co-installation,

@@ -13,7 +13,7 @@ from taar_assets.similarity.input_contract import (
     find_window_files,
     validate_schemas,
 )
-from taar_assets_tests.factories import SCHEMA, addon, row, write_day
+from taar_assets_tests.support.factories import SCHEMA, addon, row, write_day
 
 DAY = dt.date(2026, 11, 20)
 GUIDS = ["a@x", "b@x", "c@x", "d@x"]

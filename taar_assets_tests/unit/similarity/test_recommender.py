@@ -11,15 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from taar_assets.similarity import model_files, recommender
-from taar_assets.similarity.recommender import (
-    ModelError,
-    ProfileError,
-    SimilarityModel,
-    nearest_grid_points,
-    validate_profile,
-)
+from taar_assets.similarity.model_input import ModelError, ProfileError, validate_profile
+from taar_assets.similarity.recommender import SimilarityModel, nearest_grid_points
 from taar_assets_tests.conftest import run_similarity
-from taar_assets_tests.test_consumer import client_profile, service_recommend
+from taar_assets_tests.dagster.test_consumer import client_profile, service_recommend
 
 DAY = "2026-11-20"
 LN2, LN3, LN4 = math.log(2), math.log(3), math.log(4)
@@ -44,7 +39,7 @@ def donor(addons, **features):
     return {**profile(**features), "active_addons": addons}
 
 
-# Distances to CLIENT = profile() by hand, d = (canberra + 0.001) * hamming (SPEC §5):
+# Distances to CLIENT = profile() by hand, d = (canberra + 0.001) * hamming (docs/behaviour.md §4):
 HAND_DONORS = [
     donor(["a", "b"], subsession_length=300.0),  # same categoricals: hamming 0, d = 0
     donor(["b", "c"], geo_city="Lyon", subsession_length=300.0),  # (200/400 + 0.001) * 1/3 = 0.167

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from taar_assets_tests.ui_server import HOST, free_port
+from taar_assets_tests.support.ui_server import HOST, free_port
 
 STARTUP_SECONDS = 120
 

@@ -9,8 +9,8 @@ import pytest
 from taar_assets.similarity.recommender import SimilarityModel
 from taar_assets.cli.recommend import main_recommend
 from taar_assets_tests.conftest import run_similarity
-from taar_assets_tests.test_consumer import client_profile
-from taar_assets_tests.test_recommender import (
+from taar_assets_tests.dagster.test_consumer import client_profile
+from taar_assets_tests.unit.similarity.test_recommender import (
     DAY,
     HAND_CURVES,
     HAND_DONORS,

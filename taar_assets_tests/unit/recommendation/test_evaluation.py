@@ -25,7 +25,7 @@ from taar_assets.recommendation.evaluation import (
 from taar_assets.similarity.recommender import SimilarityModel
 from taar_assets.resources import Settings
 from taar_assets_tests.conftest import DEMO_END, run_similarity
-from taar_assets_tests.test_install_model import (
+from taar_assets_tests.unit.recommendation.test_install_model import (
     TASTES,
     locale_similarity,
     synthetic_world,

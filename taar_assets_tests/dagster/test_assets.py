@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from taar_assets.definitions import build_definitions
 from taar_assets.resources import build_resources
 from taar_assets_tests.conftest import run_similarity
-from taar_assets_tests.factories import row, write_day, write_whitelist
+from taar_assets_tests.support.factories import row, write_day, write_whitelist
 
 DAY = "2026-11-20"
 STAGES = ["amo_whitelist", "samples", "addons_per_client", "clusters", "donor_pool", "lr_curves"]

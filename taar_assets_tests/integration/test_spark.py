@@ -33,8 +33,8 @@ from taar_assets.similarity.clustering import (
 )
 from taar_assets.resources import Settings, build_engine
 from taar_assets_tests.conftest import DEMO_END, run_similarity
-from taar_assets_tests.factories import addon, row, write_day
-from taar_assets_tests.test_clustering import planted_clients
+from taar_assets_tests.support.factories import addon, row, write_day
+from taar_assets_tests.unit.similarity.test_clustering import planted_clients
 
 DAY = dt.date(2026, 11, 20)
 GUIDS = ["a@x", "b@x", "c@x", "d@x", "e@x"]

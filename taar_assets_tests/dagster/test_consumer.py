@@ -1,4 +1,4 @@
-"""The published files, read the way the TAAR service reads them (SPEC §6), give real recommendations.
+"""The published files, read the way the TAAR service reads them (docs/behaviour.md §5), give real recommendations.
 
 The consumer below is written from the spec, on purpose independent of the project's code:
 plain loops, scipy's distances, the service's field names.
@@ -27,7 +27,7 @@ def service_distance(client, donor):
 
 
 def service_recommend(client, donors, curves):
-    """SPEC §6: LR at the nearest grid point, ln, donors with llr > 0 vote with weight llr."""
+    """docs/behaviour.md §5: LR at the nearest grid point, ln, donors with llr > 0 vote with weight llr."""
     grid = [x for x, _ in curves]
     weights = collections.Counter()
     llrs = []

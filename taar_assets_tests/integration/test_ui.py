@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from taar_assets_tests.ui_server import (
+from taar_assets_tests.support.ui_server import (
     PROJECT,
     chromium,
     dagster_dev,

@@ -82,7 +82,7 @@ def _read_all(summary: DemoSummary) -> pa.Table:
 
 
 def _is_valid(addon: dict, whitelist: set[str]) -> bool:
-    """SPEC §3.2 validity, written plainly."""
+    """docs/behaviour.md §3.2 validity, written plainly."""
     return (
         not addon["is_system"]
         and not addon["app_disabled"]
@@ -431,7 +431,7 @@ def test_addon_metadata_is_deterministic(tmp_path):
 
 def test_groups_are_personas_in_the_features_the_similarity_distance_reads(dataset):
     """OS, big city and engagement depend on the group, so city/locale/os and the five engagement
-    numbers (SPEC section 5) carry taste information."""
+    numbers (docs/behaviour.md §4) carry taste information."""
     summary, table = dataset
     truth = pq.read_table(summary.groups)
     group_of = dict(zip(truth.column("client_id").to_pylist(), truth.column("group").to_pylist()))

@@ -1,4 +1,4 @@
-"""Tests of the candidate ranker (SPEC section 8).
+"""Tests of the candidate ranker (docs/behaviour.md §8).
 
 Property tests compare the ranker with a plain-Python reference built from ``sorted`` (which
 is stable), so "stable" is checked against an independent definition; boundary tests pin
