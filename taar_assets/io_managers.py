@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -81,6 +83,10 @@ PandasFrame = _stored_type("PandasFrame", pd.DataFrame, (pd.DataFrame,), "A pand
 StoredTableInput = _stored_type(
     "StoredTable", StoredTable, (StoredTable,), "An upstream day's table, read when the stage (or its engine) asks."
 )
+# The same, or None when that day was never stored (e.g. an asset's own previous day).
+OptionalStoredTableInput = _stored_type(
+    "OptionalStoredTable", StoredTable, (StoredTable, type(None)), "An upstream day's table if it was stored, else None."
+)
 
 
 @functools.cache
@@ -105,10 +111,11 @@ class ParquetIOManager(dg.UPathIOManager):
     extension = ".parquet"
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
-        context.add_output_metadata({"dagster/row_count": self._write(obj, path)})
+        rows, figures = self._write(obj, path)
+        context.add_output_metadata({**figures, "dagster/row_count": rows})
 
-    def _write(self, value: Any, path: UPath) -> int:
-        """Store `value` at `path`; returns the rows written."""
+    def _write(self, value: Any, path: UPath) -> tuple[int, dict[str, Any]]:
+        """Store `value` at `path`; returns the rows written and what the engine reported."""
         if isinstance(value, DeferredTable):
             return self._write_deferred(value, path)
         if isinstance(value, pd.DataFrame):
@@ -128,25 +135,36 @@ class ParquetIOManager(dg.UPathIOManager):
                     pq.write_table(table, handle)
             except OSError as error:  # s3fs's messages ("The specified bucket does not exist") name no object
                 raise OSError(f"could not write {path}: {error}") from error
-        return table.num_rows
+        return table.num_rows, {}
 
-    def _write_deferred(self, value: DeferredTable, path: UPath) -> int:
-        """The engine writes the part files; the provenance goes beside them. What the engine
-        kept to compute the table is released once it is written."""
+    def _write_deferred(self, value: DeferredTable, path: UPath) -> tuple[int, dict[str, Any]]:
+        """The engine writes the table; a folder of part files gets the provenance beside them.
+        What the engine kept to compute the table is released once it is written."""
+        figures: dict[str, Any] = {}
+        sidecar = json.dumps(value.provenance)
         if is_local_upath(path):
 
             def write(temporary: str) -> None:
-                value.write_folder(temporary)
-                with open(f"{temporary}/{PROVENANCE_SIDECAR}", "w") as sidecar:
-                    sidecar.write(json.dumps(value.provenance))
+                figures.update(value.write(temporary))
+                if os.path.isdir(temporary):
+                    with open(os.path.join(temporary, PROVENANCE_SIDECAR), "w") as handle:
+                        handle.write(sidecar)
 
             write_locally_in_place(path.path, write)
-        else:
+        elif value.writes_remote:
             # The engine's own commit protocol; on S3 use a committer meant for it (the S3A committers).
-            value.write_folder(str(path))
-            (path / PROVENANCE_SIDECAR).write_text(json.dumps(value.provenance))
+            figures.update(value.write(str(path)))
+            if path.is_dir():
+                (path / PROVENANCE_SIDECAR).write_text(sidecar)
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                local = os.path.join(folder, path.name)
+                figures.update(value.write(local))
+                if path.is_dir():  # an earlier engine's folder would shadow the file
+                    path.fs.rm(path.path, recursive=True)
+                path.fs.put_file(local, path.path)  # one PUT (or multipart completion): atomic
         value.release()
-        return count_rows(path)
+        return count_rows(path), figures
 
     @staticmethod
     def _missing(context: dg.InputContext, path: UPath) -> MissingPartitionError:
@@ -159,6 +177,8 @@ class ParquetIOManager(dg.UPathIOManager):
         columns = (context.definition_metadata or {}).get("columns")
         if wanted is StoredTable:
             if not path.exists():
+                if context.dagster_type.key == OptionalStoredTableInput.key:
+                    return None
                 raise self._missing(context, path)
             return StoredTable(path, columns)
         try:
@@ -192,7 +212,7 @@ class ParquetIOManager(dg.UPathIOManager):
         rows = {}
         for day, compute in obj.compute_by_day.items():
             self.make_directory(paths[day].parent)
-            rows[day] = self._write(compute(), paths[day])
+            rows[day], _ = self._write(compute(), paths[day])
             context.log.info(f"wrote {rows[day]} rows of {context.asset_key.to_user_string()} for {day} to {paths[day]}")
         context.add_output_metadata({"rows_per_day": rows, "days": len(rows)})
 
@@ -219,15 +239,15 @@ class DocumentIOManager(ParquetIOManager):
     extension = ".json"
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
-        context.add_output_metadata({"bytes": self._write(obj, path)})
+        context.add_output_metadata({"bytes": self._write(obj, path)[0]})
 
-    def _write(self, value: Any, path: UPath) -> int:
+    def _write(self, value: Any, path: UPath) -> tuple[int, dict[str, Any]]:
         data = value.to_json()
         if is_local_upath(path):
             write_bytes_locally_in_place(path.path, data)
         else:
             path.fs.pipe_file(path.path, data)
-        return len(data)
+        return len(data), {}
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
         try:

@@ -46,6 +46,14 @@ def for_each_day(
     return PartitionedOutput({day: (lambda day=day: compute(day)[0]) for day in days})
 
 
-def on_day(upstream: Any, day: str) -> Any:
-    """The upstream value for `day`, whether the run covers one day or a range."""
-    return upstream[day] if isinstance(upstream, LazyPartitions) else upstream
+_REQUIRED = object()
+
+
+def on_day(upstream: Any, day: str, missing: Any = _REQUIRED) -> Any:
+    """The upstream value for `day`, whether the run covers one day or a range (`missing` when
+    the range's upstream has no such day, if given)."""
+    if not isinstance(upstream, LazyPartitions):
+        return upstream
+    if day not in upstream and missing is not _REQUIRED:
+        return missing
+    return upstream[day]

@@ -42,7 +42,7 @@ from taar_assets.engines.local import LocalEngine
 from taar_assets.engines.spark import SparkEngine
 from taar_assets.io_managers import DocumentIOManagerFactory, ParquetIOManagerFactory
 from taar_assets.recommendation.addon_metadata import AddonMetadata, load_addon_metadata
-from taar_assets.similarity.input_contract import Window, WindowFiles, find_window_files
+from taar_assets.similarity.input_contract import Window, WindowFiles, find_window_files, list_days
 from taar_assets.similarity.whitelist import load_whitelist
 
 DEMO_ROOT = "data/demo"
@@ -116,10 +116,15 @@ class ClientsDailyResource(dg.ConfigurableResource):
     whitelist: str
     storage_options: dict[str, Any] = {}  # s3fs options for s3:// locations (endpoint, region)
 
-    def window_files(self, window: Window, require_end_day: bool) -> WindowFiles:
+    def window_files(self, window: Window, require_end_day: bool, read_days: list | None = None) -> WindowFiles:
         return find_window_files(
-            self.root, window, require_end_day=require_end_day, storage_options=self.storage_options
+            self.root, window, require_end_day=require_end_day, storage_options=self.storage_options,
+            read_days=read_days,
         )
+
+    def list_days(self, days: list) -> dict:
+        """{day: DayFiles} of the days that have visible parquet files (no footer read)."""
+        return list_days(self.root, days, self.storage_options)[1]
 
     def load_whitelist(self) -> list[str]:
         return load_whitelist(self.whitelist, self.storage_options)

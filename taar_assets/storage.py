@@ -42,6 +42,28 @@ def full_path(fs: fsspec.AbstractFileSystem, path: str) -> str:
     return path if is_local_filesystem(fs) else fs.unstrip_protocol(path)
 
 
+# What network and object-store clients raise for causes that may pass: a retry can succeed.
+_TRANSIENT_NAMES = frozenset({
+    "EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError",
+    "ClientConnectorError", "ServerDisconnectedError", "ClientOSError", "ClientPayloadError",
+    "ResponseStreamingError", "IncompleteReadError", "ServerTimeoutError", "TransportError",
+})
+_TRANSIENT_CODES = ("SlowDown", "Throttl", "RequestTimeout", "ServiceUnavailable", "InternalError", "503", "500")
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a storage error may pass (network, timeout, throttling, 5xx), so a retry makes sense."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, (ConnectionError, TimeoutError)) or type(error).__name__ in _TRANSIENT_NAMES:
+            return True
+        if isinstance(error, OSError) and any(code in str(error) for code in _TRANSIENT_CODES):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def hadoop_url(location: str) -> str:
     """A location as Spark (Hadoop) names it: s3:// is s3a://, a local path is absolute."""
     if location.startswith("s3://"):
@@ -98,13 +120,18 @@ PROVENANCE_SIDECAR = "_taar_provenance.json"
 
 
 class DeferredTable(ABC):
-    """A table an engine computes where it runs (e.g. on a Spark cluster): it writes itself."""
+    """A table an engine computes where it runs (DuckDB streaming to a file, a Spark cluster):
+    it writes itself, with its provenance, when the IO manager stores it."""
 
     provenance: dict[str, Any]
+    # True: `write` takes the final URL (Spark writes to s3a:// itself); False: a local path,
+    # which the IO manager then uploads.
+    writes_remote: bool = False
 
     @abstractmethod
-    def write_folder(self, location: str) -> None:
-        """Write the table as a folder of parquet part files at `location` (a path or URL)."""
+    def write(self, location: str) -> dict[str, Any]:
+        """Write the table (a parquet file, or a folder of part files) at `location`; returns
+        figures about what was written (reported as the materialisation's metadata)."""
 
     @abstractmethod
     def with_provenance(self, record: dict[str, Any]) -> DeferredTable: ...
@@ -118,8 +145,9 @@ def with_record(table: pa.Table, key: bytes, record: dict[str, Any]) -> pa.Table
     return table.replace_schema_metadata({**(table.schema.metadata or {}), key: json.dumps(record)})
 
 
-def record_of(table: pa.Table, key: bytes) -> dict[str, Any]:
-    raw = (table.schema.metadata or {}).get(key)
+def record_of(table: pa.Table | pa.Schema, key: bytes) -> dict[str, Any]:
+    schema = table if isinstance(table, pa.Schema) else table.schema
+    raw = (schema.metadata or {}).get(key)
     return json.loads(raw) if raw else {}
 
 

@@ -1,51 +1,93 @@
 """Where every stage whose cost grows with the number of clients runs: the `engine` resource.
 
-Assets call the methods of `Engine` and never ask which engine they have. Each method takes
-the stage's inputs as stored tables (`StoredTable`: read in the run's process by the embedded
-engine, by URL on Spark) and returns a `StageResult`: the value the IO manager stores (an
-Arrow table, or an engine's own `DeferredTable` that writes itself where the engine runs)
-and figures for the logs and the UI.
+Assets call the methods of `Engine` and never ask which engine they have. The methods take
+the stage's inputs as stored tables (`StoredTable`: read where the engine runs, never loaded
+whole into the run's process) and return either a `StageResult` (a table the IO manager
+stores: a `DeferredTable` the engine writes itself) or something small: a few numbers, the
+donors, counts over the catalogue, a bounded sample of clients.
 
-- `engines.local.LocalEngine` (the default): DuckDB, Arrow and NumPy in the run's process.
+- `engines.local.LocalEngine` (the default): DuckDB (out of core), Arrow and NumPy in the run's
+  process.
 - `engines.spark.SparkEngine`: Spark (a local master, a cluster master such as `yarn`, or a
   Spark Connect server); pyspark is imported only when a session is first needed.
 
-Both give the same results row for row (the tests prove it), so the stages after them read
-either engine's tables the same way.
+Both give the same results row for row (the tests prove it), so a model built on either is
+published byte for byte the same.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
 import dagster as dg
+import pandas as pd
 
+from taar_assets.recommendation.counts import AddonCounts, ClientSplit, Group
 from taar_assets.similarity.input_contract import WindowFiles
 from taar_assets.similarity.rules import SampleRule
 from taar_assets.storage import StoredTable
 
 
 class StageResult(NamedTuple):
-    value: Any  # what the IO manager stores: a pyarrow.Table or a DeferredTable
-    stats: dict[str, Any]  # figures for the logs and the materialisation's metadata
+    value: Any  # what the IO manager stores: a DeferredTable (or a pyarrow.Table)
+    stats: dict[str, Any]  # figures known before the table is written, for logs and metadata
 
 
 class Engine(dg.ConfigurableResource):
-    """The interface every engine implements (docs/behaviour.md §3.1-3.3)."""
+    """The interface every engine implements (docs/behaviour.md §3)."""
 
     def samples(self, files: WindowFiles, rule: SampleRule) -> StageResult:
-        """Each client's latest qualifying row in the window's `files` (docs/behaviour.md §3.1).
+        """Each client's latest qualifying row in `files` (SAMPLE_COLUMNS, sorted by client_id),
+        implausible continuous values read as missing. Stats: `implausible_values`, a list of
+        {file, column: count} for the files that had any."""
+        raise NotImplementedError
 
-        The value has `taar_assets.similarity.features.SAMPLE_COLUMNS`; stats may hold `clients`.
-        """
+    def advance_samples(
+        self, previous: StoredTable, day: WindowFiles, rule: SampleRule, oldest: dt.date
+    ) -> StageResult:
+        """The next day's samples from the previous day's: its rows dated `oldest` or later,
+        overridden by the latest qualifying rows of `day`'s files (which must be the day after).
+        Equal to `samples` over the new window. Stats as `samples`."""
         raise NotImplementedError
 
     def valid_addons(self, samples: StoredTable, whitelist: frozenset[str], min_valid_exclusive: int) -> StageResult:
-        """(client_id, addon_ids) of the clients with more than `min_valid_exclusive` valid add-ons
-        (docs/behaviour.md §3.2). Stats: clients_in, clients_out, mean_valid_addons, distinct_addons."""
+        """(client_id, addon_ids) of the clients with more than `min_valid_exclusive` valid add-ons."""
         raise NotImplementedError
 
     def clusters(self, addons: StoredTable, num_clusters: int, seed: int) -> StageResult:
-        """(client_id, cluster) by hashed TF, IDF and Spark's bisecting k-means (docs/behaviour.md §3.3), cluster 0
-        the biggest. Stats: sizes, the clients of each cluster 0 .. num_clusters - 1."""
+        """(client_id, cluster) by hashed TF, IDF and Spark's bisecting k-means, cluster 0 the
+        biggest. Stats: `sizes`, the clients of each cluster 0 .. num_clusters - 1."""
+        raise NotImplementedError
+
+    def cluster_sizes(self, clusters: StoredTable) -> dict[int, int]:
+        """Clients per cluster (non-empty clusters)."""
+        raise NotImplementedError
+
+    def select_donors(
+        self,
+        clusters: StoredTable,
+        samples: StoredTable,
+        addons: StoredTable,
+        quotas: Mapping[int, int],
+        seed: str,
+    ) -> pd.DataFrame:
+        """Within each cluster c, the `quotas[c]` clients first in the order of md5(seed:client_id)
+        (then client_id): (client_id, cluster, the features, addon_ids), by cluster then client_id."""
+        raise NotImplementedError
+
+    def client_ids_among(self, clusters: StoredTable, values: Collection[str]) -> set[str]:
+        """Which of `values` are client ids of the clustered clients."""
+        raise NotImplementedError
+
+    def addon_counts(self, addons: StoredTable, samples: StoredTable, split: ClientSplit, group: Group) -> AddonCounts:
+        """The group's add-on, locale and co-installation counts (`AddonCounts`)."""
+        raise NotImplementedError
+
+    def client_sample(
+        self, addons: StoredTable, samples: StoredTable, split: ClientSplit, group: Group, limit: int, seed: str
+    ) -> pd.DataFrame:
+        """At most `limit` clients of the group, the first in the order of md5(seed:client_id):
+        (client_id, addon_ids, the features), by client_id."""
         raise NotImplementedError

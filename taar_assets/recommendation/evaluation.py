@@ -1,9 +1,10 @@
 """Offline evaluation of the recommenders on held-out add-ons.
 
-Clients are split deterministically by a hash of their id: evaluation clients (by default
-20%) are used for nothing else; the fitted candidate sources and the install model learn from
-the other, training clients. (The similarity model is the pipeline's, built from all clients:
-a few evaluation clients may be among its donors.)
+Clients are split deterministically by a hash of their id (``counts.ClientSplit``): evaluation
+clients (by default 20%) are used for nothing else; the fitted candidate sources and the install
+model learn from the other, training clients. The engine draws a bounded, seeded sample of each
+group, so the cost does not grow with the population. (The similarity model is the pipeline's,
+built from all clients: a few evaluation clients may be among its donors.)
 
 For each evaluation client part of its valid add-ons is held out (30%, at least 1, at least one
 kept); its profile comes from the samples (service names and units) with the kept add-ons as
@@ -21,7 +22,6 @@ coverage (distinct add-ons recommended to anyone / catalogue size).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import time
 from collections.abc import Mapping, Sequence
@@ -32,12 +32,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from taar_assets.recommendation.addon_metadata import AddonInfo
-from taar_assets.recommendation.install_model import (
-    InstallModel,
-    fit_install_model,
-    training_examples,
-)
-from taar_assets.recommendation.profiles import profiles_from_samples, with_samples
+from taar_assets.recommendation.install_model import InstallModel
+from taar_assets.recommendation.profiles import profiles_from_samples
 from taar_assets.recommendation.ranker import RankerConfig
 from taar_assets.recommendation.serving import Recommender
 from taar_assets.recommendation.sources import (
@@ -45,7 +41,6 @@ from taar_assets.recommendation.sources import (
     CandidateSources,
     Client,
     SimilarityBatch,
-    TrainingData,
     similarity_scores,
 )
 
@@ -71,7 +66,6 @@ class EvaluationReport:
     methods: dict[str, MethodScores]
     install_model: InstallModel
     evaluation_clients: int
-    training_clients: int
     catalogue_size: int
     seconds: dict[str, float] = field(default_factory=dict)
     ranker_metrics: dict[str, int] = field(default_factory=dict)
@@ -82,19 +76,6 @@ class EvaluationReport:
 
     def chart_png(self) -> bytes:
         return metrics_chart_png(self.methods, self.k)
-
-
-def is_evaluation_client(client_ids: Sequence[str], share: float = 0.2, salt: str = "taar-evaluation") -> np.ndarray:
-    """Deterministic split: True for about ``share`` of the ids, the same ids on every run and
-    day (a hash of salt + id, not a random draw)."""
-    if not 0 < share < 1:
-        raise ValueError(f"share must be in (0, 1), got {share!r}")
-    buckets = np.fromiter(
-        (int.from_bytes(hashlib.sha256(f"{salt}:{cid}".encode()).digest()[:8], "big") for cid in client_ids),
-        dtype=np.uint64,
-        count=len(client_ids),
-    )
-    return buckets < np.uint64(share * 2**64)
 
 
 def hold_out(
@@ -135,67 +116,30 @@ def recommendation_scores(
     )
 
 
-def training_clients(addons_per_client: pd.DataFrame, evaluation_share: float = 0.2) -> pd.DataFrame:
-    """The clients the sources and the install model may learn from (never evaluated on)."""
-    return addons_per_client[~is_evaluation_client(addons_per_client["client_id"].tolist(), evaluation_share)]
-
-
-def fit_training_install_model(
-    training: pd.DataFrame,
-    samples: pd.DataFrame,
-    sources: CandidateSources,
-    similarity: SimilarityBatch,
-    metadata: Mapping[str, AddonInfo] | None = None,
-    *,
-    seed: int = 0,
-    max_clients: int | None = 5000,
-) -> InstallModel:
-    """The install model learnt on `training` clients (one held-out add-on each)."""
-    examples = training_examples(training, samples, sources, similarity, metadata, seed=seed, max_clients=max_clients)
-    return fit_install_model(examples, seed=seed)
-
-
 def evaluate(
-    addons_per_client: pd.DataFrame,
-    samples: pd.DataFrame,
+    clients: pd.DataFrame,
     similarity: SimilarityBatch,
+    sources: CandidateSources,
+    install_model: InstallModel,
     whitelist: Sequence[str],
     metadata: Mapping[str, AddonInfo] | None = None,
     *,
     k: int = 10,
-    evaluation_share: float = 0.2,
     held_out_fraction: float = 0.3,
     seed: int = 0,
-    max_training_clients: int | None = 5000,
     ranker_config: RankerConfig | None = None,
-    sources: CandidateSources | None = None,
-    install_model: InstallModel | None = None,
 ) -> EvaluationReport:
-    """Evaluate the three methods (module docstring) on one day's stored data.
+    """Evaluate the three methods (module docstring) on ``clients``: evaluation clients never
+    used for fitting (client_id, addon_ids and the sample features, in client id order: the
+    engine's bounded sample). ``sources`` and ``install_model`` were fitted on training clients.
 
-    ``addons_per_client`` (client_id, addon_ids) and ``samples`` are the pipeline's stages;
     ``similarity`` gives the similarity model's recommendations for a batch of profiles (e.g.
     ``lambda profiles: model.recommend_batch(profiles, limit=None)``); ``whitelist`` is the
-    curated source and the catalogue coverage is measured against. The install model learns
-    from at most ``max_training_clients`` training clients. ``ranker_config`` defaults to heavy
-    ranking with producer boosting on exactly when ``metadata`` is given. ``sources`` and
-    ``install_model``, when given, must have been fitted on the training clients only
-    (``training_clients`` and ``fit_training_install_model`` do that); else they are fitted here.
+    catalogue coverage is measured against. ``ranker_config`` defaults to heavy ranking with
+    producer boosting on exactly when ``metadata`` is given.
     """
-    started = time.perf_counter()
     seconds: dict[str, float] = {}
-    training = training_clients(addons_per_client, evaluation_share)
-    evaluating = ~addons_per_client.index.isin(training.index)
-    if sources is None:
-        sources = CandidateSources.fit(TrainingData(training, samples, whitelist))
-    if install_model is None:
-        install_model = fit_training_install_model(
-            training, samples, sources, similarity, metadata, seed=seed, max_clients=max_training_clients
-        )
-    seconds["fit_sources_and_install_model"] = time.perf_counter() - started
-
     started = time.perf_counter()
-    clients = with_samples(addons_per_client[evaluating], samples)
     kept, held = hold_out([list(addons) for addons in clients["addon_ids"]], held_out_fraction, seed)
     profiles = profiles_from_samples(clients, kept)
     similar = similarity(profiles)
@@ -226,7 +170,6 @@ def evaluate(
         },
         install_model=install_model,
         evaluation_clients=len(clients),
-        training_clients=len(training),
         catalogue_size=catalogue_size,
         seconds=seconds,
         ranker_metrics=recommender.metrics.as_dict(),

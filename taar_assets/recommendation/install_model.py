@@ -28,7 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from taar_assets.recommendation.addon_metadata import AddonInfo
-from taar_assets.recommendation.profiles import profiles_from_samples, with_samples
+from taar_assets.recommendation.profiles import profiles_from_samples
 from taar_assets.recommendation.ranker import Candidate
 from taar_assets.recommendation.sources import (
     ADDON_FEATURES,
@@ -68,25 +68,19 @@ class TrainingExamples:
 
 
 def training_examples(
-    addons_per_client: pd.DataFrame,
-    samples: pd.DataFrame,
+    clients: pd.DataFrame,
     sources: CandidateSources,
     similarity: SimilarityBatch | None = None,
     metadata: Mapping[str, AddonInfo] | None = None,
     *,
     seed: int = 0,
-    max_clients: int | None = None,
 ) -> TrainingExamples:
     """Hold out one valid add-on per client, propose candidates for the rest, label the held-out one.
 
-    Clients are those of ``addons_per_client`` found in ``samples``, in client id order, at
-    most ``max_clients`` of them (a seeded random subset).
+    ``clients`` has one row per training client: client_id, addon_ids and the sample features
+    (the engine's bounded sample, ``Engine.client_sample``), in client id order.
     """
     rng = np.random.default_rng(seed)
-    clients = with_samples(addons_per_client, samples)
-    if max_clients is not None and len(clients) > max_clients:
-        clients = clients.iloc[np.sort(rng.choice(len(clients), size=max_clients, replace=False))]
-        clients = clients.reset_index(drop=True)
     addon_lists = [list(addons) for addons in clients["addon_ids"]]
     held_out_position = [int(rng.integers(len(addons))) for addons in addon_lists]
     kept = [addons[:at] + addons[at + 1 :] for addons, at in zip(addon_lists, held_out_position)]

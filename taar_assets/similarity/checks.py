@@ -73,12 +73,17 @@ def addons_whitelisted(donors: pd.DataFrame, whitelist: Iterable[str]) -> Verdic
     )
 
 
-def no_client_identifiers(donors: pd.DataFrame, client_ids: Iterable[str]) -> Verdict:
-    """No client id column, and no published value equal to a client id."""
-    id_columns = [c for c in donors.columns if "client" in c.lower()]
+def published_values(donors: pd.DataFrame) -> set[str]:
+    """Every text value the donors publish: categoricals and add-on ids."""
     values = {str(v) for column in CATEGORICAL_FEATURES for v in donors[column].dropna()}
-    values |= {guid for addons in donors["active_addons"] for guid in addons}
-    leaked = values & set(client_ids)
+    return values | {guid for addons in donors["active_addons"] for guid in addons}
+
+
+def no_client_identifiers(donors: pd.DataFrame, client_ids_published: Iterable[str]) -> Verdict:
+    """No client id column, and no published value equal to a client id (`client_ids_published`:
+    the values of `published_values` an engine found among the client ids)."""
+    id_columns = [c for c in donors.columns if "client" in c.lower()]
+    leaked = set(client_ids_published) & published_values(donors)
     return Verdict(
         not id_columns and not leaked,
         f"id-like columns {id_columns}; {len(leaked)} published values equal a client id",

@@ -72,14 +72,24 @@ def hashed_idf_features(addon_lists: AddonLists) -> scipy.sparse.csr_matrix:
 
     encoded = pc.dictionary_encode(guids)
     # Hash each distinct GUID once; the per-client work is array indexing only.
-    distinct_guids = encoded.dictionary.to_pylist()
+    column_of_guid, columns = bucket_columns(encoded.dictionary.to_pylist())
+    return idf_features(row_offsets, column_of_guid[encoded.indices.to_numpy(zero_copy_only=False)], columns)
+
+
+def bucket_columns(distinct_guids: Sequence[str]) -> tuple[np.ndarray, int]:
+    """(column of each GUID, number of columns): each GUID's HashingTF bucket, the buckets used
+    numbered in increasing order."""
     buckets = np.fromiter((hashed_bucket(guid) for guid in distinct_guids), dtype=np.int64, count=len(distinct_guids))
     used_buckets, column_of_guid = np.unique(buckets, return_inverse=True)
-    columns = column_of_guid[encoded.indices.to_numpy(zero_copy_only=False)]
+    return column_of_guid, len(used_buckets)
 
+
+def idf_features(row_offsets: np.ndarray, columns: np.ndarray, column_count: int) -> scipy.sparse.csr_matrix:
+    """Spark's IDF-weighted term frequencies from each client's add-ons as bucket columns:
+    client i's add-ons are `columns[row_offsets[i]:row_offsets[i + 1]]` (in any order)."""
     term_frequencies = scipy.sparse.csr_matrix(
         (np.ones(len(columns), dtype=np.float64), columns, row_offsets),
-        shape=(len(lists), len(used_buckets)),
+        shape=(len(row_offsets) - 1, column_count),
     )
     term_frequencies.sum_duplicates()  # a GUID listed twice, or two GUIDs in one bucket
     # scikit-learn's smoothed idf is ln((1 + m) / (1 + df)) + 1: Spark's plus one.
@@ -88,7 +98,12 @@ def hashed_idf_features(addon_lists: AddonLists) -> scipy.sparse.csr_matrix:
 
 
 def cluster_clients(addon_lists: AddonLists, num_clusters: int, seed: int) -> np.ndarray:
-    """Cluster clients by add-on set: :func:`spark_bisecting_kmeans` on :func:`hashed_idf_features`.
+    """Cluster clients by add-on set: :func:`cluster_features` of :func:`hashed_idf_features`."""
+    return cluster_features(hashed_idf_features(addon_lists), num_clusters, seed)
+
+
+def cluster_features(features: scipy.sparse.csr_matrix, num_clusters: int, seed: int) -> np.ndarray:
+    """:func:`spark_bisecting_kmeans` on the clients' features (one row each).
 
     Returns int32 labels in ``0 .. num_clusters - 1``, one per client, numbered by
     descending cluster size (0 = biggest; equal sizes ordered by their first client's
@@ -102,7 +117,6 @@ def cluster_clients(addon_lists: AddonLists, num_clusters: int, seed: int) -> np
         raise ValueError(f"num_clusters must be an integer >= 2, got {num_clusters!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
-    features = hashed_idf_features(addon_lists)
     if features.shape[0] < num_clusters:
         raise ValueError(
             f"cannot make num_clusters={num_clusters} clusters from only {features.shape[0]} clients"

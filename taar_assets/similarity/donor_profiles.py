@@ -62,6 +62,7 @@ class DonorPool:
     cluster_sizes: dict[int, int]  # clustered clients per cluster
     generalised: dict[str, int] = field(default_factory=dict)  # values replaced per column
     input_window: dict[str, Any] = field(default_factory=dict)  # the clients_daily days it comes from
+    client_ids_published: list[str] = field(default_factory=list)  # published values that are client ids
 
     @property
     def clients(self) -> int:
@@ -82,6 +83,7 @@ class DonorPool:
             "cluster_sizes": {str(c): n for c, n in self.cluster_sizes.items()},
             "generalised": self.generalised,
             "input_window": self.input_window,
+            "client_ids_published": self.client_ids_published,
         }
         return with_record(pa.Table.from_pandas(self.donors, preserve_index=False), _FACTS_KEY, facts)
 
@@ -97,4 +99,5 @@ class DonorPool:
             cluster_sizes={int(c): n for c, n in facts["cluster_sizes"].items()},
             generalised=facts["generalised"],
             input_window=facts["input_window"],
+            client_ids_published=facts["client_ids_published"],
         )

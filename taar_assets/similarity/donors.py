@@ -3,10 +3,13 @@
 The original job called ``sampleBy`` with each cluster's *share* as its sampling fraction,
 which keeps about n_c^2 / N clients of a cluster of size n_c: small clusters vanish and the
 donor count is only approximate (docs/behaviour.md §7). Here the count per cluster is decided
-first (:func:`allocate_donors`), then that many clients are drawn uniformly without
-replacement inside each cluster (:func:`sample_donors`).
+first (:func:`allocate_donors`, a few numbers), then each cluster's quota is filled by its
+clients first in a seeded hash order (:func:`seeded_order_key`): a rule an engine applies where
+the clients are, so only the donors ever come into the run's process (:func:`choose_donors` is
+the same rule in memory).
 """
 
+import hashlib
 from collections.abc import Mapping
 
 import numpy as np
@@ -79,41 +82,36 @@ def allocate_donors(cluster_sizes: Mapping[int, int], num_donors: int) -> dict[i
     return allocation
 
 
-def sample_donors(clusters: pd.DataFrame, num_donors: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Draw donors from clustered clients.
+def seeded_order_key(seed: str, client_id: str) -> str:
+    """Where a client stands in its cluster's draw: md5 of "seed:client_id" (hex), the rule
+    both engines apply in SQL (then the id breaks ties)."""
+    return hashlib.md5(f"{seed}:{client_id}".encode()).hexdigest()
 
-    ``clusters`` has one row per client with columns ``client_id`` (unique, not null) and
-    ``cluster``. Returns the chosen rows (columns ``client_id``, ``cluster``): inside each
-    cluster a uniform sample without replacement of the size :func:`allocate_donors` gives,
-    sorted by cluster then client_id. The result depends only on the set of rows and the
-    state of ``rng``, not on the input row order.
+
+def choose_donors(clusters: pd.DataFrame, num_donors: int, seed: str) -> pd.DataFrame:
+    """The donors, in memory: the rule the engines apply where the clients are.
+
+    ``clusters`` has one row per client (``client_id``, unique and not null, and ``cluster``).
+    Each cluster gets its :func:`allocate_donors` quota, filled by its clients first in the
+    order of :func:`seeded_order_key` (then client_id). Returns (client_id, cluster) sorted by
+    cluster then client_id. Depends only on the set of rows and the seed, not on row order.
     """
     if not isinstance(clusters, pd.DataFrame):
         raise TypeError(f"clusters must be a pandas DataFrame, got {type(clusters).__name__}")
     missing = [name for name in ("client_id", "cluster") if name not in clusters.columns]
     if missing:
         raise ValueError(f"clusters is missing column(s) {missing}; it has {list(clusters.columns)}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     for name in ("client_id", "cluster"):
         if clusters[name].isna().any():
             raise ValueError(f"clusters.{name} has null values")
     if clusters["client_id"].duplicated().any():
         duplicated = clusters.loc[clusters["client_id"].duplicated(), "client_id"].head(5).tolist()
         raise ValueError(f"clusters.client_id must be unique; repeated ids include {duplicated}")
-
-    # A canonical row order makes the draw independent of how the input happens to be sorted.
-    candidates = clusters[["client_id", "cluster"]].sort_values(["cluster", "client_id"], ignore_index=True)
-    sizes = candidates["cluster"].value_counts(sort=False)
-    allocation = allocate_donors(sizes.to_dict(), num_donors)
-
-    # Uniform sampling without replacement inside every cluster at once: give each client a
-    # random key and keep, per cluster, the clients holding its smallest keys.
-    cluster_codes, cluster_ids = pd.factorize(candidates["cluster"], sort=True)
-    random_keys = rng.random(len(candidates))
-    order = np.lexsort((random_keys, cluster_codes))
-    group_starts = np.searchsorted(cluster_codes[order], cluster_codes[order], side="left")
-    rank_in_cluster = np.arange(len(order)) - group_starts
-    quota = np.array([allocation[cluster] for cluster in cluster_ids])
-    chosen = order[rank_in_cluster < quota[cluster_codes[order]]]
-    return candidates.iloc[np.sort(chosen)].reset_index(drop=True)
+    quotas = allocate_donors(clusters["cluster"].value_counts().to_dict(), num_donors)
+    ranked = clusters[["client_id", "cluster"]].assign(
+        key=[seeded_order_key(seed, client_id) for client_id in clusters["client_id"]]
+    )
+    ranked = ranked.sort_values(["cluster", "key", "client_id"], ignore_index=True)
+    rank = ranked.groupby("cluster").cumcount()
+    chosen = ranked[rank < ranked["cluster"].map(quotas)]
+    return chosen[["client_id", "cluster"]].sort_values(["cluster", "client_id"], ignore_index=True)

@@ -24,17 +24,32 @@ class Feature:
     kind: Kind  # categorical: missing is ""; continuous: missing is 0 (docs/behaviour.md §4)
     service_scale: float = 1.0  # sample unit -> service unit
     unit: str = ""  # the unit in the samples (and in the "original" layout)
+    # Continuous values outside [0, plausible_max], NaN or infinite are read as missing: far
+    # above what one client does in a day, they are errors of the telemetry, not behaviour.
+    plausible_max: float | None = None
 
 
 FEATURES = (
     Feature("city", "city", "geo_city", "categorical"),
-    Feature("subsession_hours_sum", "subsession_hours_sum", "subsession_length", "continuous", SECONDS_PER_HOUR, "hours"),
+    Feature(
+        "subsession_hours_sum", "subsession_hours_sum", "subsession_length", "continuous",
+        SECONDS_PER_HOUR, "hours", plausible_max=1_000,
+    ),
     Feature("locale", "locale", "locale", "categorical"),
     Feature("os", "os", "os", "categorical"),
-    Feature("bookmark_count", "places_bookmarks_count_mean", "bookmark_count", "continuous"),
-    Feature("tab_open_count", "scalar_parent_browser_engagement_tab_open_event_count_sum", "tab_open_count", "continuous"),
-    Feature("total_uri", "scalar_parent_browser_engagement_total_uri_count_sum", "total_uri", "continuous"),
-    Feature("unique_tlds", "scalar_parent_browser_engagement_unique_domains_count_mean", "unique_tlds", "continuous"),
+    Feature("bookmark_count", "places_bookmarks_count_mean", "bookmark_count", "continuous", plausible_max=1e7),
+    Feature(
+        "tab_open_count", "scalar_parent_browser_engagement_tab_open_event_count_sum", "tab_open_count", "continuous",
+        plausible_max=1e7,
+    ),
+    Feature(
+        "total_uri", "scalar_parent_browser_engagement_total_uri_count_sum", "total_uri", "continuous",
+        plausible_max=1e8,
+    ),
+    Feature(
+        "unique_tlds", "scalar_parent_browser_engagement_unique_domains_count_mean", "unique_tlds", "continuous",
+        plausible_max=1e7,
+    ),
 )
 FEATURE_BY_NAME = {feature.name: feature for feature in FEATURES}
 
@@ -43,8 +58,9 @@ CONTINUOUS_FEATURES = tuple(f.name for f in FEATURES if f.kind == "continuous")
 FEATURE_NAMES = tuple(f.name for f in FEATURES)
 
 ADDONS_COLUMN = "active_addons"  # a donor's valid add-on GUIDs (the original job's name)
-# The columns of the samples stage: the client, its raw add-on list, its features.
-SAMPLE_COLUMNS = ("client_id", ADDONS_COLUMN, *FEATURE_NAMES)
+SUBMISSION_DATE = "submission_date"  # the day of the client's latest qualifying row
+# The columns of the samples stage: the client, its raw add-on list, its features, its row's day.
+SAMPLE_COLUMNS = ("client_id", ADDONS_COLUMN, *FEATURE_NAMES, SUBMISSION_DATE)
 
 # A client profile as the TAAR service scores it: categoricals first, then continuous values.
 PROFILE_FIELDS = tuple(

@@ -10,7 +10,9 @@ checks them before any row is read.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import fsspec
@@ -19,7 +21,7 @@ import pyarrow.parquet as pq
 
 from taar_assets.similarity.features import FEATURES
 from taar_assets.similarity.rules import ADDON_FIELDS_READ
-from taar_assets.storage import filesystem, full_path, is_local_filesystem
+from taar_assets.storage import filesystem, full_path, is_local_filesystem, is_transient
 
 DAY_FOLDER_PREFIX = "submission_date_s3="
 
@@ -90,13 +92,37 @@ class Window:
 
 
 @dataclass(frozen=True)
+class DayFiles:
+    """The parquet files of one day folder (hidden ones skipped), and a fingerprint of them."""
+
+    day: dt.date
+    files: tuple[str, ...]  # full paths (s3://... for remote datasets), sorted by name
+    fingerprint: str  # changes when a file is added, removed, rewritten or resized
+    rows: int | None = None  # set once the footers have been read
+
+
+@dataclass(frozen=True)
 class WindowFiles:
-    """The parquet files found for a window, and the days that had no folder."""
+    """The days of a window that have data (in order), the days that do not, and how to read them."""
 
     window: Window
-    files: tuple[str, ...]
+    days: tuple[DayFiles, ...]
     missing_days: tuple[dt.date, ...]
     filesystem: fsspec.AbstractFileSystem
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(path for day in self.days for path in day.files)
+
+    @property
+    def file_days(self) -> tuple[dt.date, ...]:
+        """The submission day of each of `files`."""
+        return tuple(day.day for day in self.days for _ in day.files)
+
+    @property
+    def fingerprints(self) -> dict[str, str]:
+        """{YYYY-MM-DD: fingerprint} of the days with data."""
+        return {f"{day.day}": day.fingerprint for day in self.days}
 
     @property
     def is_local(self) -> bool:
@@ -126,40 +152,92 @@ def latest_day(root: str, storage_options: Mapping[str, object] | None = None) -
     return dt.datetime.strptime(days[-1], "%Y%m%d").date()
 
 
+def _is_hidden(relative_path: str) -> bool:
+    # Spark, Hive and pyarrow skip them too: `_SUCCESS`, `_temporary/...`, `.part-0.parquet.crc`.
+    return any(part.startswith((".", "_")) for part in relative_path.split("/"))
+
+
+def _version(info: Mapping[str, object]) -> object:
+    """What changes when an object is rewritten: its ETag / md5 / generation, else its mtime."""
+    for key in ("ETag", "etag", "md5Hash", "generation", "mtime", "LastModified", "updated", "created"):
+        if info.get(key) is not None:
+            return str(info[key])
+    return None
+
+
+def _list_day(fs: fsspec.AbstractFileSystem, base: str, day: dt.date) -> DayFiles:
+    folder = f"{base}/{day_folder(day)}"
+    found = fs.find(folder, detail=True)
+    entries = sorted(
+        (path, info) for path, info in found.items()
+        if path.endswith(".parquet") and not _is_hidden(path[len(folder) + 1 :])
+    )
+    listing = [(path[len(folder) + 1 :], info.get("size"), _version(info)) for path, info in entries]
+    fingerprint = hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:16]
+    return DayFiles(day, tuple(full_path(fs, path) for path, _ in entries), fingerprint)
+
+
+def list_days(
+    root: str, days: Sequence[dt.date], storage_options: Mapping[str, object] | None = None
+) -> tuple[fsspec.AbstractFileSystem, dict[dt.date, DayFiles]]:
+    """The visible parquet files of each of `days` that has a folder holding any (no footer read)."""
+    fs, base, present = _day_folders(root, storage_options)
+    listed = {day: _list_day(fs, base, day) for day in days if day_folder(day) in present}
+    return fs, {day: files for day, files in listed.items() if files.files}
+
+
 def find_window_files(
     root: str,
     window: Window,
     require_end_day: bool = True,
     storage_options: Mapping[str, object] | None = None,
+    read_days: Sequence[dt.date] | None = None,
 ) -> WindowFiles:
-    """List the parquet files of every day folder of the window under `root`.
+    """The files of the window's days under `root`, checked against the input contract.
 
-    Raises InputContractError when the dataset root does not exist, when the window's last day
-    (the partition day) has no folder and `require_end_day` is set, or when no day has data.
+    Only `read_days` (default: every day of the window) are read: each of their files' parquet
+    footer is checked (schema, row count) before any row is read. A day without a folder, or
+    whose folder holds no visible parquet file or only files of 0 rows, is missing. Raises
+    InputContractError when the dataset root does not exist, a file breaks the contract, the
+    partition day (the window's last) is missing and `require_end_day` is set, or no day of the
+    whole window has data (with `read_days`, none may have data).
     """
-    fs, base, present = _day_folders(root, storage_options)
-    files: list[str] = []
-    missing: list[dt.date] = []
-    for day in window.dates():
-        folder = day_folder(day)
-        if folder not in present:
-            missing.append(day)
-            continue
-        day_files = sorted(p for p in fs.find(f"{base}/{folder}") if p.endswith(".parquet"))
-        if not day_files:
-            missing.append(day)
-        files.extend(full_path(fs, p) for p in day_files)
+    wanted = window.dates() if read_days is None else sorted(read_days)
+    fs, listed = list_days(root, wanted, storage_options)
+    days = []
+    for day in wanted:
+        if day in listed:
+            rows = sum(_checked_footer(fs, path) for path in listed[day].files)
+            if rows:
+                days.append(DayFiles(day, listed[day].files, listed[day].fingerprint, rows))
+    present = {day.day for day in days}
+    missing = tuple(day for day in wanted if day not in present)
     if require_end_day and window.end in missing:
         raise InputContractError(
-            f"clients_daily has no data for partition {window.end:%Y-%m-%d}: "
-            f"folder {root.rstrip('/')}/{day_folder(window.end)} is missing or holds no parquet file"
+            f"clients_daily has no data for partition {window.end:%Y-%m-%d}: folder "
+            f"{root.rstrip('/')}/{day_folder(window.end)} is missing or holds no parquet file with rows"
         )
-    if not files:
+    if not days and read_days is None:
         raise InputContractError(
-            f"clients_daily has no parquet files in the window {window.start:%Y-%m-%d} .. "
+            f"clients_daily has no rows in {len(wanted)} day(s) of the window {window.start:%Y-%m-%d} .. "
             f"{window.end:%Y-%m-%d} under {root!r}"
         )
-    return WindowFiles(window, tuple(files), tuple(missing), fs)
+    return WindowFiles(window, tuple(days), missing, fs)
+
+
+def _checked_footer(fs: fsspec.AbstractFileSystem, path: str) -> int:
+    """The file's row count, once its schema is known to follow the contract."""
+    try:
+        with fs.open(path, "rb") as handle:
+            metadata = pq.read_metadata(handle)
+    except Exception as error:
+        if is_transient(error):
+            raise OSError(f"could not read clients_daily file {path}: {error}") from error  # retried
+        raise InputContractError(f"clients_daily file {path} is not readable parquet: {error}") from error
+    problems = _schema_problems(metadata.schema.to_arrow_schema())
+    if problems:
+        raise InputContractError(f"clients_daily file {path} breaks the input contract: " + "; ".join(problems))
+    return metadata.num_rows
 
 
 def _is_string(t: pa.DataType) -> bool:
@@ -217,18 +295,3 @@ def _schema_problems(schema: pa.Schema) -> list[str]:
     if not is_list or not pa.types.is_struct(addons_type.value_type):
         return [*problems, f"column 'active_addons' has type {addons_type}, expected list of struct"]
     return problems + _field_problems(addons_type.value_type, ADDON_STRUCT, ADDON_FIELDS_READ, "active_addons.")
-
-
-def validate_schemas(window_files: WindowFiles) -> None:
-    """Check every file's parquet schema against the input contract before reading any row."""
-    for path in window_files.files:
-        try:
-            with window_files.filesystem.open(path, "rb") as handle:
-                schema = pq.read_schema(handle)
-        except Exception as error:  # a corrupt or non-parquet file: name it
-            raise InputContractError(f"clients_daily file {path} is not readable parquet: {error}") from error
-        problems = _schema_problems(schema)
-        if problems:
-            raise InputContractError(f"clients_daily file {path} breaks the input contract: " + "; ".join(problems))
-
-

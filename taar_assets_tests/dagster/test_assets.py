@@ -62,7 +62,8 @@ def test_stage_metadata_is_reported(settings):
         event.asset_key.to_user_string(): event.step_materialization_data.materialization.metadata
         for event in result.get_asset_materialization_events()
     }
-    assert metadata["samples"]["clients"].value > 0
+    assert metadata["samples"]["dagster/row_count"].value > 0
+    assert metadata["samples"]["mode"].value == "bootstrap"  # no previous day stored
     assert metadata["samples"]["window"].value == "2026-08-23 .. 2026-11-20"
     assert metadata["clusters"]["non_empty_clusters"].value == 20
     assert sum(metadata["donor_pool"]["donors_per_cluster"].value.values()) == 1000
@@ -185,7 +186,7 @@ def test_graph_shape_snapshot():
     assert parents == {
         "clients_daily": [],
         "amo_whitelist": [],
-        "samples": ["clients_daily"],
+        "samples": ["clients_daily", "samples"],  # the previous day's state
         "addons_per_client": ["amo_whitelist", "samples"],
         "clusters": ["addons_per_client"],
         "donor_pool": ["addons_per_client", "clusters", "samples"],

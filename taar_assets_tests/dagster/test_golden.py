@@ -40,13 +40,13 @@ GOLDEN_DEMO = DemoSpec(clients=3000, days=100, end_date=DEMO_END, seed=7)
 # (layout, published object) -> SHA-256 of its bytes, measured on the code before the
 # package restructuring (taar_assets/lib -> similarity/, recommendation/, engines/).
 EXPECTED_SHA256 = {
-    ("service", "donors.json"): "7f06db1b1d6095585861503b4dd6035eb33e0b76ccc1dc11df6cfebed1f8abdf",
-    ("service", "lr_curves.json"): "b5e1c982612c8ecea85687c73cd2b6dcafa10a2715c656f3277b3ae8000df82b",
-    ("service", "manifest.json"): "09e598425183a348d27590e6e20356dc2d7678bc36e7f7983d502c8d6a3bd0ed",
-    ("service", "donors.json.bz2"): "17c70072d0bc7c076c3310904b7b00f04c45315e32c9bcecaa39311464dc195e",
-    ("original", "donors.json"): "2fae090cda103aa9a32501cd2811c92c90d7e9bec34f0c60934f8f05a9a3cfc1",
-    ("original", "lr_curves.json"): "b5e1c982612c8ecea85687c73cd2b6dcafa10a2715c656f3277b3ae8000df82b",
-    ("original", "manifest.json"): "ffa6c433e74c2baf65db5c39fb4f89bb11d6f999fc1e8a37102ad7a09dfa9e17",
+    ("service", "donors.json"): "c1fc24fc5d8ad7fac281b1bc10f45c5e787765c0ab67284db8b8c3627d27e39e",
+    ("service", "lr_curves.json"): "9a38df54577d058cb59c44785f5b14f3a8f214d7ac84ba63665cf3a3965566c7",
+    ("service", "manifest.json"): "008801936d14c751b55d6fabec79dcc9789ba37e03439fd19125bf3e561bf50c",
+    ("service", "donors.json.bz2"): "85c10fccbc57d4e4cd90bdf02615e89a1d8281415e7d1579caa8c8da6875af2d",
+    ("original", "donors.json"): "4ae2926cca31c7c3d830b28aa146cc1ed4c99ea3b62f3ab58494583c714267ac",
+    ("original", "lr_curves.json"): "9a38df54577d058cb59c44785f5b14f3a8f214d7ac84ba63665cf3a3965566c7",
+    ("original", "manifest.json"): "bc9fa273b7971c98ca40442354f156a7c013a50ee383c904c11ee18fd13b189e",
 }
 # What each run publishes: the layout's options and every object name it must write.
 RUNS = {

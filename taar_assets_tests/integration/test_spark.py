@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -18,8 +19,6 @@ from sklearn.metrics import adjusted_rand_score
 from upath import UPath
 
 from taar_assets.engines.local import LocalEngine
-from taar_assets.engines.local.addons import valid_addons_per_client
-from taar_assets.engines.local.samples import build_samples
 from taar_assets.engines.spark import SparkEngine, SparkTable
 from taar_assets.io_managers import ParquetIOManager
 from taar_assets.similarity.input_contract import Window, find_window_files
@@ -33,6 +32,7 @@ from taar_assets.similarity.clustering import (
 )
 from taar_assets.resources import Settings, build_engine
 from taar_assets_tests.conftest import DEMO_END, run_similarity
+from taar_assets_tests.support import engine_runs
 from taar_assets_tests.support.factories import addon, row, write_day
 from taar_assets_tests.unit.similarity.test_clustering import planted_clients
 
@@ -44,15 +44,16 @@ def by_client(table: pa.Table) -> list[dict]:
     return table.take(pc.sort_indices(table.column("client_id"))).to_pylist()
 
 
-def both_engines(spark, root: Path, whitelist: list[str], end: dt.date = DAY):
-    """(samples, valid add-ons) from the embedded engine and from Spark, as sorted row lists."""
-    from taar_assets.engines.spark.stages import spark_samples, spark_valid_addons
-
+def both_engines(spark, root: Path, whitelist: list[str], end: dt.date = DAY, folder: Path | None = None):
+    """(samples, valid add-ons) from the embedded engine and from Spark, through each engine's
+    methods and the IO manager, as sorted row lists."""
     files = find_window_files(str(root), Window(end))
-    local = build_samples(files)
-    on_spark = spark_samples(spark, list(files.files)).toArrow()
-    local_addons = valid_addons_per_client(local, frozenset(whitelist))
-    spark_addons = spark_valid_addons(spark.createDataFrame(local), whitelist).toArrow()
+    folder = folder or root.parent / "engines"
+    runs = {}
+    for name, engine in (("local", LocalEngine()), ("spark", SparkEngine())):
+        samples = engine_runs.samples(files, folder / name, engine)
+        runs[name] = (samples.read(), engine_runs.valid_addons(samples, whitelist, folder / name, engine).read())
+    (local, local_addons), (on_spark, spark_addons) = runs["local"], runs["spark"]
     return (by_client(local), by_client(on_spark)), (by_client(local_addons), by_client(spark_addons))
 
 
@@ -146,7 +147,9 @@ def test_both_engines_recover_well_separated_planted_groups(spark):
 
 def demo_addons(demo_dataset) -> pa.Table:
     whitelist = frozenset(json.loads(Path(demo_dataset.whitelist).read_text()))
-    return valid_addons_per_client(build_samples(find_window_files(str(demo_dataset.clients_daily), Window(DEMO_END))), whitelist)
+    folder = Path(demo_dataset.clients_daily).parent / "local_engine"
+    samples = engine_runs.samples(find_window_files(str(demo_dataset.clients_daily), Window(DEMO_END)), folder)
+    return engine_runs.valid_addons(samples, whitelist, folder).read()
 
 
 @pytest.mark.parametrize(("num_clusters", "seed"), [(20, 11), (7, 0), (45, 3)])
@@ -218,7 +221,7 @@ def test_a_partition_on_spark_passes_every_check_and_keeps_the_provenance(spark,
 
     files = find_window_files(on_spark.clients_daily, Window(DEMO_END))
     stored_samples = pq.read_table(storage / "samples" / f"{DEMO_END}.parquet")
-    assert by_client(stored_samples) == by_client(build_samples(files))
+    assert by_client(stored_samples) == by_client(engine_runs.samples(files, storage.parent / "local").read())
     assert spark.range(3).count() == 3, "the engine leaves a session it did not start running"
 
 
@@ -295,3 +298,51 @@ def test_engine_configuration_from_the_environment(tmp_path):
         Settings.from_env({**base, "TAAR_SPARK_CONF": "spark.executor.memory=8g"})
     with pytest.raises(ValueError, match="must be a JSON object"):
         Settings.from_env({**base, "TAAR_SPARK_CONF": '["spark.executor.memory"]'})
+
+
+def test_the_state_advances_on_spark_as_on_the_embedded_engine(spark, tmp_path):
+    from taar_assets_tests.unit.engines.test_incremental_state import rows_of, test_the_edge_cases_of_a_client_history
+
+    test_the_edge_cases_of_a_client_history(tmp_path / "local")  # writes the hand-made history
+    root = tmp_path / "local" / "clients_daily"
+    days = [dt.date(2026, 11, 1) + dt.timedelta(days=n) for n in range(3, 8)]
+    on_spark = engine_runs.incremental_and_full(SparkEngine(), root, days, 3, tmp_path / "spark")
+    on_local = engine_runs.incremental_and_full(LocalEngine(), root, days, 3, tmp_path / "again")
+    for (advanced, full), (local_advanced, _) in zip(on_spark, on_local):
+        assert rows_of(advanced) == rows_of(full) == rows_of(local_advanced)
+
+
+def comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lists instead of arrays, one integer type: what both engines must agree on, value for value."""
+    frame = frame.assign(addon_ids=frame["addon_ids"].map(list))
+    return frame.astype({"cluster": "int64"}) if "cluster" in frame else frame
+
+
+def test_donors_counts_and_samples_agree_between_engines(spark, demo_dataset, tmp_path):
+    from taar_assets.recommendation.counts import ClientSplit
+    from taar_assets.similarity.donors import allocate_donors
+
+    whitelist = json.loads(Path(demo_dataset.whitelist).read_text())
+    files = find_window_files(str(demo_dataset.clients_daily), Window(DEMO_END))
+    results = {}
+    for name, engine in (("local", LocalEngine()), ("spark", SparkEngine())):
+        folder = tmp_path / name
+        samples = engine_runs.samples(files, folder, engine)
+        addons = engine_runs.valid_addons(samples, whitelist, folder, engine)
+        clusters = engine_runs.store(engine.clusters(addons, 12, 5).value, folder, "clusters")
+        sizes = engine.cluster_sizes(clusters)
+        donors = engine.select_donors(clusters, samples, addons, allocate_donors(sizes, 300), "9:donor_pool")
+        counts = engine.addon_counts(addons, samples, ClientSplit(), "training")
+        sample = engine.client_sample(addons, samples, ClientSplit(), "evaluation", 200, "9:evaluation")
+        found = engine.client_ids_among(clusters, [donors["client_id"].iloc[0], "not-a-client"])
+        results[name] = (sizes, donors, counts, sample, found)
+    (sizes, donors, counts, sample, found), (s_sizes, s_donors, s_counts, s_sample, s_found) = results.values()
+    assert sizes == s_sizes and len(donors) == 300 and found == s_found == {donors["client_id"].iloc[0]}
+    for local, other in ((donors, s_donors), (sample, s_sample)):
+        pd.testing.assert_frame_equal(comparable(local), comparable(other))
+    assert counts.clients == s_counts.clients
+    for table in ("holders", "locale_clients", "locale_holders", "pairs"):
+        keys = [column for column in getattr(counts, table).columns if column != "clients"]
+        mine = getattr(counts, table).sort_values(keys, ignore_index=True)
+        theirs = getattr(s_counts, table).sort_values(keys, ignore_index=True)[mine.columns]
+        assert mine.astype({"clients": "int64"}).equals(theirs.astype({"clients": "int64"})), table

@@ -2,17 +2,17 @@
 
 import dagster as dg
 
-from taar_assets.io_managers import ArrowTable, document_type, table_type
+from taar_assets.io_managers import ArrowTable, StoredTableInput, document_type, table_type
 from taar_assets.recommendation.install_model import InstallModel
 from taar_assets.recommendation.sources import CandidateSources
 from taar_assets.similarity.donor_profiles import DonorPool
-from taar_assets.similarity.features import FEATURE_NAMES
 from taar_assets.similarity.lr_curves import LrCurves
 
-# The day's model (as published) and the clients it was built from.
+# The clients, read where the engine runs.
+CLIENT_TABLES = {name: dg.AssetIn(dagster_type=StoredTableInput) for name in ("samples", "addons_per_client")}
+# The day's model (as published), the clients it was built from and the add-on metadata.
 MODEL_INPUTS = {
-    "samples": dg.AssetIn(dagster_type=ArrowTable, metadata={"columns": ["client_id", *FEATURE_NAMES]}),
-    "addons_per_client": dg.AssetIn(dagster_type=ArrowTable),
+    **CLIENT_TABLES,
     "donor_pool": dg.AssetIn(dagster_type=table_type(DonorPool)),
     "lr_curves": dg.AssetIn(dagster_type=table_type(LrCurves)),
     "addon_metadata": dg.AssetIn(dagster_type=ArrowTable),

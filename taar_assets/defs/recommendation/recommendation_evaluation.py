@@ -7,6 +7,7 @@ import dagster as dg
 from pydantic import Field
 
 from taar_assets.defs.recommendation import CANDIDATE_SOURCES_INPUT, INSTALL_MODEL_INPUT, MODEL_INPUTS
+from taar_assets.engines import Engine
 from taar_assets.io_managers import ArrowTable, PandasFrame
 from taar_assets.partitions import daily_partitions, for_each_day, on_day, single_run
 from taar_assets.recommendation.addon_metadata import parse_addon_metadata
@@ -16,6 +17,7 @@ from taar_assets.recommendation.evaluation import (
     SIMILARITY_METHOD,
     evaluate,
 )
+from taar_assets.recommendation.counts import ClientSplit
 from taar_assets.recommendation.ranker import RankerConfig
 from taar_assets.similarity.recommender import SimilarityModel
 from taar_assets.similarity.seeds import partition_seed, stage_seed
@@ -24,6 +26,9 @@ from taar_assets.similarity.seeds import partition_seed, stage_seed
 class EvaluationConfig(dg.Config):
     k: int = Field(10, ge=1, description="Recommendations per client that are scored.")
     held_out_fraction: float = Field(0.3, gt=0, lt=1, description="Share of each client's add-ons held out.")
+    max_evaluation_clients: int = Field(
+        10_000, ge=10, description="Evaluation clients (a seeded sample, drawn by the engine) scored each day."
+    )
     ranker: dict[str, Any] = Field(
         default_factory=dict,
         description="RankerConfig settings for method (c), validated by RankerConfig.from_dict (unknown keys "
@@ -47,6 +52,7 @@ class EvaluationConfig(dg.Config):
 def recommendation_evaluation(
     context: dg.AssetExecutionContext,
     config: EvaluationConfig,
+    engine: Engine,
     samples,
     addons_per_client,
     amo_whitelist,
@@ -63,17 +69,21 @@ def recommendation_evaluation(
         model = SimilarityModel.from_pool(on_day(donor_pool, day), on_day(lr_curves, day))
         metadata = parse_addon_metadata(on_day(addon_metadata, day).to_pylist()) or None
         ranker_config = RankerConfig.from_dict({"enable_producer_boosting": metadata is not None, **config.ranker})
+        root_seed = partition_seed(day, config.seed)
+        clients = engine.client_sample(
+            on_day(addons_per_client, day), on_day(samples, day), ClientSplit(), "evaluation",
+            config.max_evaluation_clients, f"{root_seed}:evaluation",
+        )
         report = evaluate(
-            on_day(addons_per_client, day).to_pandas(),
-            on_day(samples, day).to_pandas(),
+            clients,
             lambda profiles: model.recommend_batch(profiles, limit=None),
+            on_day(candidate_sources, day),
+            on_day(install_model, day),
             on_day(amo_whitelist, day).column("guid").to_pylist(),
             metadata,
             k=config.k,
             held_out_fraction=config.held_out_fraction,
-            seed=stage_seed(partition_seed(day, config.seed), "evaluation"),
-            sources=on_day(candidate_sources, day),
-            install_model=on_day(install_model, day),
+            seed=stage_seed(root_seed, "evaluation"),
             ranker_config=ranker_config,
         )
         table = report.table().rename_axis("method").reset_index()

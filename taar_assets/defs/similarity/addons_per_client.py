@@ -32,8 +32,9 @@ def addons_per_client(context: dg.AssetExecutionContext, config: AddonsConfig, e
         whitelist = frozenset(on_day(amo_whitelist, day).column("guid").to_pylist())
         result = engine.valid_addons(on_day(samples, day), whitelist, config.min_valid_addons_exclusive)
         context.log.info(
-            f"{day}: {result.stats['clients_out']} of {result.stats['clients_in']} clients have more than "
-            f"{config.min_valid_addons_exclusive} valid add-ons ({time.perf_counter() - started:.1f}s)"
+            f"{day}: valid add-ons of {result.stats['clients_in']} clients against {len(whitelist)} whitelisted "
+            f"GUIDs; clients with more than {config.min_valid_addons_exclusive} are kept "
+            f"({time.perf_counter() - started:.1f}s)"
         )
         return result.value, result.stats
 

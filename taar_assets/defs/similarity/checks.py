@@ -37,7 +37,6 @@ class Check:
 
 
 _WHITELIST = {"amo_whitelist": dg.AssetIn("amo_whitelist", dagster_type=ArrowTable)}
-_CLIENT_IDS = {"clusters": dg.AssetIn("clusters", dagster_type=ArrowTable, metadata={"columns": ["client_id"]})}
 
 CHECKS = (
     Check(
@@ -69,8 +68,7 @@ CHECKS = (
         "no_client_identifiers",
         "donor_pool",
         "No client id column and no published value equal to a client id.",
-        lambda pool, clusters: checks.no_client_identifiers(pool.donors, clusters.column("client_id").to_pylist()),
-        _CLIENT_IDS,
+        lambda pool: checks.no_client_identifiers(pool.donors, pool.client_ids_published),
     ),
     Check(
         "k_anonymous",

@@ -1,19 +1,40 @@
-"""The embedded engine: DuckDB, Arrow and NumPy inside the run's process (one machine, out of core)."""
+"""The embedded engine: DuckDB (out of core), Arrow and NumPy inside the run's process.
+
+Every table is computed by DuckDB and streamed into its parquet file; only what is small
+(cluster sizes, the donors, counts over the catalogue, bounded samples) and the clustering's
+sparse features come into Python.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import Field
 
 from taar_assets.engines import Engine, StageResult
-from taar_assets.engines.local.addons import valid_addons_per_client
-from taar_assets.engines.local.samples import build_samples
-from taar_assets.similarity.clustering import cluster_clients
+from taar_assets.engines.local import addons as addons_sql
+from taar_assets.engines.local import queries
+from taar_assets.engines.local import samples as samples_sql
+from taar_assets.engines.local.duckdb_table import DuckDBSettings, DuckDBTable
+from taar_assets.recommendation.counts import AddonCounts, ClientSplit, Group
+from taar_assets.similarity.clustering import bucket_columns, cluster_features, idf_features
+from taar_assets.similarity.features import FEATURES
 from taar_assets.similarity.input_contract import WindowFiles
 from taar_assets.similarity.rules import SampleRule
 from taar_assets.storage import StoredTable
+
+_CONTINUOUS_SOURCES = [feature.source for feature in FEATURES if feature.kind == "continuous"]
+
+
+def _source(table: StoredTable) -> str:
+    """What DuckDB reads for a stored table: its file, or the part files of a folder (Spark's)."""
+    return f"{table.location}/*.parquet" if table.path.is_dir() else table.location
 
 
 class LocalEngine(Engine):
@@ -22,26 +43,151 @@ class LocalEngine(Engine):
     memory_limit: str = Field("3GB", description="DuckDB's memory cap; it spills to disk beyond it.")
     threads: int | None = Field(None, description="DuckDB's threads; by default one per core.")
 
+    def _settings(self, *tables: StoredTable, files: WindowFiles | None = None) -> DuckDBSettings:
+        filesystem = files.filesystem if files is not None else (tables[0].path.fs if tables else None)
+        return DuckDBSettings(self.memory_limit, self.threads, filesystem)
+
+    @staticmethod
+    def _fetch(settings: DuckDBSettings, sql: str, params: Mapping[str, Any], **relations: Any) -> pa.Table:
+        con = settings.connect()
+        try:
+            for name, relation in relations.items():
+                con.register(name, relation)
+            return con.sql(sql, params=dict(params)).to_arrow_table()
+        finally:
+            con.close()
+
+    # --- stage 1 ------------------------------------------------------------------------------
+
+    def _implausible(self, settings: DuckDBSettings, files: WindowFiles) -> list[dict[str, Any]]:
+        counts = self._fetch(settings, samples_sql.implausible_counts(), {"files": list(files.files)}).to_pylist()
+        return [
+            {"file": files.files[row["file_index"]], **{name: row[name] for name in _CONTINUOUS_SOURCES if row[name]}}
+            for row in counts
+        ]
+
     def samples(self, files: WindowFiles, rule: SampleRule) -> StageResult:
-        table = build_samples(files, rule, memory_limit=self.memory_limit, threads=self.threads)
-        return StageResult(table, {"clients": table.num_rows})
+        settings = self._settings(files=files)
+        table = DuckDBTable(
+            samples_sql.window_samples(rule),
+            {"files": list(files.files), "file_days": list(files.file_days)},
+            settings,
+        )
+        return StageResult(table, {"implausible_values": self._implausible(settings, files)})
+
+    def advance_samples(
+        self, previous: StoredTable, day: WindowFiles, rule: SampleRule, oldest: dt.date
+    ) -> StageResult:
+        settings = self._settings(files=day)
+        params: dict[str, Any] = {"previous": _source(previous), "oldest": oldest}
+        if day.files:
+            params |= {"files": list(day.files), "file_days": list(day.file_days)}
+        table = DuckDBTable(samples_sql.advanced_samples(rule, with_day=bool(day.files)), params, settings)
+        implausible = self._implausible(settings, day) if day.files else []
+        return StageResult(table, {"implausible_values": implausible})
+
+    # --- stages 2 and 3 -----------------------------------------------------------------------
 
     def valid_addons(self, samples: StoredTable, whitelist: frozenset[str], min_valid_exclusive: int) -> StageResult:
-        day_samples = samples.read(["client_id", "active_addons"])
-        table = valid_addons_per_client(day_samples, whitelist, min_valid_exclusive)
-        counts = pc.list_value_length(table.column("addon_ids"))
-        return StageResult(
-            table,
-            {
-                "clients_in": day_samples.num_rows,
-                "clients_out": table.num_rows,
-                "mean_valid_addons": round(pc.mean(counts).as_py() or 0.0, 2),
-                "distinct_addons": len(pc.unique(pc.list_flatten(table.column("addon_ids")))),
-            },
+        settings = self._settings(samples)
+        clients_in = self._fetch(settings, "SELECT count(*) AS n FROM read_parquet($samples)", {"samples": _source(samples)})
+
+        def summary(con: duckdb.DuckDBPyConnection, path: str) -> dict[str, Any]:
+            out, mean, distinct = con.execute(addons_sql.SUMMARY, {"path": path}).fetchone()
+            return {"clients_out": out, "mean_valid_addons": float(mean), "distinct_addons": distinct}
+
+        table = DuckDBTable(
+            addons_sql.valid_addons(min_valid_exclusive),
+            {"samples": _source(samples), "whitelist": sorted(whitelist)},
+            settings,
+            summary=summary,
         )
+        return StageResult(table, {"clients_in": clients_in.column("n")[0].as_py()})
 
     def clusters(self, addons: StoredTable, num_clusters: int, seed: int) -> StageResult:
-        clients = addons.read()
-        labels = cluster_clients(clients.column("addon_ids"), num_clusters, seed)
-        table = pa.table({"client_id": clients.column("client_id"), "cluster": pa.array(labels, pa.int32())})
+        settings = self._settings(addons)
+        source = {"addons": _source(addons)}
+        con = settings.connect()
+        guids = con.sql("SELECT DISTINCT unnest(addon_ids) AS guid FROM read_parquet($addons)", params=source)
+        distinct = guids.to_arrow_table().column("guid").to_pylist()
+        column_of_guid, column_count = bucket_columns(distinct)
+        con.register("columns", pa.table({"guid": distinct, "column": column_of_guid.astype(np.int32)}))
+        clients = con.sql("SELECT count(*) FROM read_parquet($addons)", params=source).fetchall()[0][0]
+        items = con.sql(
+            """
+            SELECT file_row_number AS row, columns.column
+            FROM (SELECT file_row_number, unnest(addon_ids) AS guid FROM read_parquet($addons, file_row_number = true))
+            JOIN columns USING (guid)
+            ORDER BY row""",
+            params=source,
+        ).to_arrow_table()
+        con.close()
+        rows = items.column("row").to_numpy()
+        row_offsets = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=clients), dtype=np.int64)])
+        columns = items.column("column").to_numpy().copy()  # Arrow memory is read-only; scipy sorts in place
+        labels = cluster_features(idf_features(row_offsets, columns, column_count), num_clusters, seed)
+        del items, rows, columns
+        table = DuckDBTable(
+            """
+            SELECT addons.client_id, labels.cluster
+            FROM read_parquet($addons, file_row_number = true) AS addons
+            JOIN labels ON addons.file_row_number = labels.row
+            ORDER BY addons.client_id""",
+            source,
+            settings,
+            relations={"labels": pa.table({"row": np.arange(clients, dtype=np.int64), "cluster": labels})},
+        )
         return StageResult(table, {"sizes": np.bincount(labels, minlength=num_clusters).tolist()})
+
+    # --- the donors ---------------------------------------------------------------------------
+
+    def cluster_sizes(self, clusters: StoredTable) -> dict[int, int]:
+        sizes = self._fetch(
+            self._settings(clusters),
+            "SELECT cluster, count(*) AS size FROM read_parquet($clusters) GROUP BY cluster ORDER BY cluster",
+            {"clusters": _source(clusters)},
+        )
+        return dict(zip(sizes.column("cluster").to_pylist(), sizes.column("size").to_pylist()))
+
+    def select_donors(
+        self, clusters: StoredTable, samples: StoredTable, addons: StoredTable, quotas: Mapping[int, int], seed: str
+    ) -> pd.DataFrame:
+        quota_table = pa.table(
+            {"cluster": pa.array(list(quotas), pa.int32()), "quota": pa.array(list(quotas.values()), pa.int64())}
+        )
+        params = {"clusters": _source(clusters), "samples": _source(samples), "addons": _source(addons), "seed": seed}
+        return self._fetch(self._settings(clusters), queries.DONORS, params, quotas=quota_table).to_pandas()
+
+    def client_ids_among(self, clusters: StoredTable, values: Collection[str]) -> set[str]:
+        found = self._fetch(
+            self._settings(clusters),
+            "SELECT DISTINCT client_id FROM read_parquet($clusters) WHERE client_id IN (SELECT unnest($values))",
+            {"clusters": _source(clusters), "values": sorted(set(values))},
+        )
+        return set(found.column("client_id").to_pylist())
+
+    # --- the recommendation group -------------------------------------------------------------
+
+    def addon_counts(self, addons: StoredTable, samples: StoredTable, split: ClientSplit, group: Group) -> AddonCounts:
+        con = self._settings(addons).connect()
+        params = {"addons": _source(addons), "samples": _source(samples)}
+        try:
+            con.execute(f"CREATE TEMP TABLE items AS {queries.group_items(split, group)}", {"addons": params["addons"]})
+            tables = {
+                name: con.sql(sql, params={"samples": params["samples"]} if "$samples" in sql else None)
+                .to_arrow_table()
+                .to_pandas()
+                for name, sql in queries.COUNTS.items()
+            }
+        finally:
+            con.close()
+        return AddonCounts(
+            clients=int(tables.pop("clients")["clients"].iloc[0]),
+            **{name: frame.astype({"clients": np.int64}) for name, frame in tables.items()},
+        )
+
+    def client_sample(
+        self, addons: StoredTable, samples: StoredTable, split: ClientSplit, group: Group, limit: int, seed: str
+    ) -> pd.DataFrame:
+        params = {"addons": _source(addons), "samples": _source(samples), "seed": seed, "limit": int(limit)}
+        return self._fetch(self._settings(addons), queries.client_sample(split, group), params).to_pandas()

@@ -1,40 +1,36 @@
-"""Stage 2 on the embedded engine: each sampled client's valid add-on GUIDs, column-wise in Arrow."""
+"""Stage 2 on the embedded engine: each sampled client's valid add-on GUIDs, with DuckDB."""
 
 from __future__ import annotations
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from taar_assets.similarity.rules import DISQUALIFYING_FLAGS, RECOMMENDABLE_TYPE
 
 
-def valid_addons_per_client(
-    samples: pa.Table, whitelist: frozenset[str] | set[str], min_valid_exclusive: int = 2
-) -> pa.Table:
-    """(client_id, addon_ids) for clients with more than `min_valid_exclusive` valid add-ons.
+def valid_addons(min_valid_exclusive: int) -> str:
+    """SQL over `$samples` and `$whitelist`: (client_id, addon_ids) of the clients with more than
+    `min_valid_exclusive` valid add-ons, each client's add-on order kept, sorted by client_id.
 
     Valid (``taar_assets.similarity.rules``): no disqualifying flag set (null reads as False),
-    of type "extension", GUID in the whitelist. The add-on order of each client is kept.
+    of type "extension", GUID in the whitelist.
     """
-    lists = samples.column("active_addons").combine_chunks()
-    addons = pc.list_flatten(lists)
-    owner = pc.list_parent_indices(lists).to_numpy()
-    guids = pc.struct_field(addons, "addon_id")
-    valid = pc.and_(
-        pc.fill_null(pc.equal(pc.struct_field(addons, "type"), RECOMMENDABLE_TYPE), False),
-        pc.is_in(guids, value_set=pa.array(sorted(whitelist), pa.string())),
+    flags = "\n        ".join(f"AND NOT coalesce(addon.{flag}, false)" for flag in DISQUALIFYING_FLAGS)
+    return f"""
+    WITH items AS (
+      SELECT client_id, unnest(active_addons) AS addon, generate_subscripts(active_addons, 1) AS position
+      FROM read_parquet($samples)
     )
-    for flag in DISQUALIFYING_FLAGS:
-        valid = pc.and_(valid, pc.invert(pc.fill_null(pc.struct_field(addons, flag), False)))
-    mask = valid.to_numpy(zero_copy_only=False)
-    counts = np.bincount(owner[mask], minlength=len(lists))
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    valid_lists = pa.ListArray.from_arrays(offsets, pc.filter(guids, valid).cast(pa.string()))
-    keep = counts > min_valid_exclusive
-    return pa.table(
-        {
-            "client_id": pc.filter(samples.column("client_id"), keep),
-            "addon_ids": pc.filter(valid_lists, keep),
-        }
-    )
+    SELECT client_id, list(addon.addon_id ORDER BY position) AS addon_ids
+    FROM items
+    WHERE addon.addon_id IN (SELECT unnest($whitelist))
+        AND coalesce(addon.type = '{RECOMMENDABLE_TYPE}', false)
+        {flags}
+    GROUP BY client_id
+    HAVING count(*) > {int(min_valid_exclusive)}
+    ORDER BY client_id"""
+
+
+SUMMARY = """
+    SELECT count(*) AS clients_out,
+           coalesce(round(avg(len(addon_ids)), 2), 0) AS mean_valid_addons,
+           (SELECT count(DISTINCT guid) FROM (SELECT unnest(addon_ids) AS guid FROM read_parquet($path)))
+             AS distinct_addons
+    FROM read_parquet($path)"""

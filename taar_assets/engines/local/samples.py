@@ -1,84 +1,61 @@
-"""Stage 1 on the embedded engine: the latest qualifying row per client, with DuckDB.
+"""Stage 1 on the embedded engine: each client's latest qualifying row, with DuckDB (out of core).
 
-The window is read with DuckDB straight from parquet: filters, projection and the
-latest-row-per-client step run inside DuckDB (which spills to disk beyond its memory limit),
-so the window is never held as Python objects. Remote roots (``s3://...``) go through fsspec,
-which DuckDB uses as a registered filesystem.
+Filters, projection and the latest-row-per-client step run inside DuckDB, which streams the
+result into the stored parquet file and spills to disk beyond its memory limit: the window is
+never held in the run's process. Remote roots (``s3://...``) go through fsspec, which DuckDB
+uses as a registered filesystem.
+
+Two passes: the first finds each client's latest qualifying row from light columns only; the
+second fetches just those rows. A row's position in the files read is
+``file_index * 2^32 + file_row_number``, files in day order then name, so the greatest position
+is the client's latest row. Sorting or aggregating the nested add-on lists of the whole window
+instead costs several times more time and memory.
 """
 
 from __future__ import annotations
 
-import duckdb
-import fsspec
-import pyarrow as pa
-import pyarrow.compute as pc
+from taar_assets.similarity.features import FEATURES, SAMPLE_COLUMNS, SUBMISSION_DATE, Feature
+from taar_assets.similarity.rules import ADDON_FIELDS_READ, ADDON_STRING_FIELDS, FIREFOX, RELEASE_CHANNEL, SampleRule
 
-from taar_assets.similarity.features import SAMPLE_COLUMNS
-from taar_assets.similarity.input_contract import CONTINUOUS_SOURCES, WindowFiles
-from taar_assets.similarity.rules import (
-    ADDON_FIELDS_READ,
-    ADDON_STRING_FIELDS,
-    FIREFOX,
-    RELEASE_CHANNEL,
-    SampleRule,
-)
-from taar_assets.storage import is_local_filesystem
+_SOURCE = "read_parquet($files, union_by_name = true, file_row_number = true)"
+_POSITION = "file_index * 4294967296 + file_row_number"
+_CONTINUOUS = [feature for feature in FEATURES if feature.kind == "continuous"]
 
 
-def connect(
-    filesystem: fsspec.AbstractFileSystem, memory_limit: str | None, threads: int | None
-) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
-    con.execute("SET preserve_insertion_order = false")
-    if not is_local_filesystem(filesystem):
-        # DuckDB's own S3 support is an extension it would download; fsspec is already here.
-        con.register_filesystem(filesystem)
-    return con
+def plausible(expression: str, feature: Feature) -> str:
+    """SQL: whether a value of `feature` is usable (finite, 0 .. plausible_max)."""
+    return f"(isfinite({expression}) AND {expression} >= 0 AND {expression} <= {feature.plausible_max!r})"
 
 
-def _project_addons(lists: pa.ChunkedArray) -> pa.Array:
-    """Keep only the add-on fields the validity rule reads (Arrow-side: cheap on the latest rows)."""
-    lists = lists.combine_chunks()
-    structs = lists.values
-    projected = pa.StructArray.from_arrays(
-        [
-            pc.cast(structs.field(name), pa.string() if name in ADDON_STRING_FIELDS else pa.bool_())
-            for name in ADDON_FIELDS_READ
-        ],
-        names=list(ADDON_FIELDS_READ),
-        mask=pc.invert(structs.is_valid()) if structs.null_count else None,
+def _projection() -> str:
+    """SAMPLE_COLUMNS from a clients_daily row (the add-on structs cut to the fields read)."""
+    fields = ", ".join(
+        f"{name} := CAST(a.{name} AS {'VARCHAR' if name in ADDON_STRING_FIELDS else 'BOOLEAN'})"
+        for name in ADDON_FIELDS_READ
     )
-    return pa.ListArray.from_arrays(lists.offsets, projected, mask=pc.invert(lists.is_valid()) if lists.null_count else None)
+    expressions = {
+        "client_id": "CAST(client_id AS VARCHAR)",
+        "active_addons": f"list_transform(active_addons, lambda a: CASE WHEN a IS NULL THEN NULL ELSE struct_pack({fields}) END)",
+        SUBMISSION_DATE: "$file_days[CAST(file_index AS BIGINT) + 1]",
+    }
+    for feature in FEATURES:
+        if feature.kind == "categorical":
+            expressions[feature.name] = f"CAST({feature.source} AS VARCHAR)"
+        else:
+            value = f"CAST({feature.source} AS DOUBLE)"
+            expressions[feature.name] = f"CASE WHEN {plausible(value, feature)} THEN {value} END"
+    return ",\n      ".join(f"{expressions[name]} AS {name}" for name in SAMPLE_COLUMNS)
 
 
-def build_samples(
-    window_files: WindowFiles,
-    rule: SampleRule = SampleRule(),
-    *,
-    memory_limit: str | None = None,
-    threads: int | None = None,
-) -> pa.Table:
-    """docs/behaviour.md §3.1: the latest qualifying row per client within the window (``SampleRule``), as
-    an Arrow table with ``SAMPLE_COLUMNS``, sorted by client_id. Continuous features become
-    doubles; the add-on structs keep the fields the validity rule reads.
-
-    Two passes: the first finds each client's latest qualifying row from light columns only;
-    the second fetches just those rows. Sorting or aggregating the nested add-on lists of the
-    whole window instead costs several times more time and memory.
-    """
-    # `files` are in day order (then by name), so a row's position in the window is
-    # (file_index, file_row_number): the greatest is the client's latest row.
-    source = "read_parquet($files, union_by_name = true, file_row_number = true)"
-    row_position = "file_index * 4294967296 + file_row_number"
-    continuous = ",\n      ".join(f"CAST({column} AS DOUBLE) AS {name}" for column, name in CONTINUOUS_SOURCES.items())
-    query = f"""
-    WITH latest AS (
-      SELECT max({row_position}) AS position
-      FROM {source}
+def latest_rows(rule: SampleRule) -> str:
+    """SQL over `$files` (with their `$file_days`): each client's latest qualifying row, unordered."""
+    return f"""
+    SELECT
+      {_projection()}
+    FROM {_SOURCE}
+    WHERE {_POSITION} IN (
+      SELECT max({_POSITION})
+      FROM {_SOURCE}
       WHERE client_id IS NOT NULL
         AND active_addons IS NOT NULL
         AND len(active_addons) > {int(rule.min_addons_exclusive)}
@@ -86,24 +63,50 @@ def build_samples(
         AND channel = '{RELEASE_CHANNEL}'
         AND app_name = '{FIREFOX}'
       GROUP BY client_id
+    )"""
+
+
+def window_samples(rule: SampleRule) -> str:
+    """SQL: the samples of the files read, sorted by client_id."""
+    return f"{latest_rows(rule)}\n    ORDER BY client_id"
+
+
+def advanced_samples(rule: SampleRule, with_day: bool = True) -> str:
+    """SQL: the previous day's samples (`$previous`) without rows older than `$oldest`, overridden
+    by the latest qualifying rows of the day's `$files` (a later day always wins), sorted.
+    Without a day (no data that day) the aged rows are only dropped."""
+    columns = ", ".join(f"previous.{name}" for name in SAMPLE_COLUMNS)
+    if not with_day:
+        return f"""
+    SELECT {columns} FROM read_parquet($previous) AS previous
+    WHERE previous.{SUBMISSION_DATE} >= $oldest
+    ORDER BY client_id"""
+    return f"""
+    WITH day_rows AS ({latest_rows(rule)})
+    SELECT * FROM (
+      SELECT {columns}
+      FROM read_parquet($previous) AS previous
+      ANTI JOIN day_rows ON previous.client_id = day_rows.client_id
+      WHERE previous.{SUBMISSION_DATE} >= $oldest
+      UNION ALL
+      SELECT * FROM day_rows
     )
-    SELECT
-      CAST(client_id AS VARCHAR) AS client_id,
-      active_addons,
-      CAST(city AS VARCHAR) AS city,
-      CAST(locale AS VARCHAR) AS locale,
-      CAST(os AS VARCHAR) AS os,
-      {continuous}
-    FROM {source}
-    WHERE {row_position} IN (SELECT position FROM latest)
-    """
-    con = connect(window_files.filesystem, memory_limit, threads)
-    try:
-        table = con.sql(query, params={"files": list(window_files.files)}).to_arrow_table()
-    finally:
-        con.close()
-    table = table.set_column(
-        table.schema.get_field_index("active_addons"), "active_addons", _project_addons(table.column("active_addons"))
+    ORDER BY client_id"""
+
+
+def implausible_counts() -> str:
+    """SQL over `$files`: per file (its index), how many values of each continuous column are
+    NaN, infinite, negative or above the feature's plausible maximum (read as missing)."""
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE {f.source} IS NOT NULL AND NOT {plausible(f'CAST({f.source} AS DOUBLE)', f)}) "
+        f"AS {f.source}"
+        for f in _CONTINUOUS
     )
-    table = table.take(pc.sort_indices(table.column("client_id")))
-    return table.select(list(SAMPLE_COLUMNS))
+    total = " + ".join(f.source for f in _CONTINUOUS)
+    return f"""
+    SELECT * FROM (
+      SELECT file_index, {counts}
+      FROM read_parquet($files, union_by_name = true, file_row_number = true)
+      GROUP BY file_index
+    ) WHERE {total} > 0
+    ORDER BY file_index"""

@@ -8,13 +8,17 @@ need no Python.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+import pandas as pd
 from pydantic import Field, PrivateAttr
 
 from taar_assets.engines import Engine, StageResult
+from taar_assets.recommendation.counts import AddonCounts, ClientSplit, Group
 from taar_assets.similarity.input_contract import WindowFiles
 from taar_assets.similarity.rules import SampleRule
 from taar_assets.storage import DeferredTable, StoredTable, hadoop_url
@@ -26,12 +30,15 @@ if TYPE_CHECKING:
 class SparkTable(DeferredTable):
     """A Spark DataFrame, written by Spark as a folder of part files."""
 
+    writes_remote = True  # Spark writes s3a:// itself, with its own commit protocol
+
     def __init__(self, frame: DataFrame, provenance: dict[str, Any] | None = None):
         self.frame = frame
         self.provenance = dict(provenance or {})
 
-    def write_folder(self, location: str) -> None:
+    def write(self, location: str) -> dict[str, Any]:
         self.frame.write.mode("overwrite").parquet(hadoop_url(location))
+        return {}
 
     def with_provenance(self, record: dict[str, Any]) -> SparkTable:
         return SparkTable(self.frame, record)
@@ -86,10 +93,28 @@ class SparkEngine(Engine):
     def samples(self, files: WindowFiles, rule: SampleRule) -> StageResult:
         from taar_assets.engines.spark.stages import spark_samples
 
-        # Spark computes the samples as the IO manager writes them, and its row count is the
-        # number of clients: counting here first would compute them twice.
-        frame = spark_samples(self.session(), [hadoop_url(path) for path in files.files], rule)
-        return StageResult(SparkTable(frame), {})
+        # Spark computes the samples as the IO manager writes them: counting here first would
+        # compute them twice.
+        urls = [hadoop_url(path) for path in files.files]
+        frame = spark_samples(self.session(), urls, list(files.file_days), rule)
+        return StageResult(SparkTable(frame), {"implausible_values": self._implausible(files)})
+
+    def advance_samples(
+        self, previous: StoredTable, day: WindowFiles, rule: SampleRule, oldest: dt.date
+    ) -> StageResult:
+        from taar_assets.engines.spark.stages import spark_advanced_samples, spark_samples
+
+        urls = [hadoop_url(path) for path in day.files]
+        day_rows = spark_samples(self.session(), urls, list(day.file_days), rule) if urls else None
+        frame = spark_advanced_samples(self._read(previous), day_rows, oldest)
+        return StageResult(SparkTable(frame), {"implausible_values": self._implausible(day) if urls else []})
+
+    def _implausible(self, files: WindowFiles) -> list[dict[str, Any]]:
+        from taar_assets.engines.spark.stages import spark_implausible_counts
+
+        counts = spark_implausible_counts(self.session(), [hadoop_url(path) for path in files.files])
+        original = {hadoop_url(path): path for path in files.files}
+        return [{**count, "file": original[count["file"]]} for count in counts]
 
     def valid_addons(self, samples: StoredTable, whitelist: frozenset[str], min_valid_exclusive: int) -> StageResult:
         from pyspark.sql import functions as F
@@ -114,3 +139,31 @@ class SparkEngine(Engine):
 
         frame, sizes = spark_clusters(self._read(addons), num_clusters, seed)
         return StageResult(SparkTable(frame), {"sizes": sizes})
+
+    def cluster_sizes(self, clusters: StoredTable) -> dict[int, int]:
+        rows = self._read(clusters).groupBy("cluster").count().collect()
+        return {int(row["cluster"]): int(row["count"]) for row in sorted(rows, key=lambda row: row["cluster"])}
+
+    def select_donors(
+        self, clusters: StoredTable, samples: StoredTable, addons: StoredTable, quotas: Mapping[int, int], seed: str
+    ) -> pd.DataFrame:
+        from taar_assets.engines.spark import queries
+
+        return queries.select_donors(self._read(clusters), self._read(samples), self._read(addons), quotas, seed)
+
+    def client_ids_among(self, clusters: StoredTable, values: Collection[str]) -> set[str]:
+        from taar_assets.engines.spark import queries
+
+        return queries.client_ids_among(self._read(clusters), values)
+
+    def addon_counts(self, addons: StoredTable, samples: StoredTable, split: ClientSplit, group: Group) -> AddonCounts:
+        from taar_assets.engines.spark import queries
+
+        return queries.addon_counts(self._read(addons), self._read(samples), split, group)
+
+    def client_sample(
+        self, addons: StoredTable, samples: StoredTable, split: ClientSplit, group: Group, limit: int, seed: str
+    ) -> pd.DataFrame:
+        from taar_assets.engines.spark import queries
+
+        return queries.client_sample(self._read(addons), self._read(samples), split, group, limit, seed)

@@ -24,6 +24,7 @@ higher-order functions, pyspark.ml): no Python row UDF, so executors need no Pyt
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Sequence
 from urllib.parse import unquote, urlsplit
 
@@ -36,8 +37,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StructField, StructType
 
 from taar_assets.similarity.clustering import NUM_HASH_FEATURES, hashed_bucket, keeps_cluster_order
-from taar_assets.similarity.features import SAMPLE_COLUMNS
-from taar_assets.similarity.input_contract import CONTINUOUS_SOURCES
+from taar_assets.similarity.features import FEATURES, SAMPLE_COLUMNS, SUBMISSION_DATE, Feature
 from taar_assets.similarity.rules import (
     ADDON_FIELDS_READ,
     ADDON_STRING_FIELDS,
@@ -58,8 +58,9 @@ def _unescaped_location(uri: str) -> str:
     return unquote(parts.netloc + parts.path)
 
 
-def _file_indexes(spark: SparkSession, scan: DataFrame, files: Sequence[str]) -> DataFrame:
-    """(input_file, file_index): each file as Spark names it, with its place in `files`."""
+def _file_indexes(spark: SparkSession, scan: DataFrame, files: Sequence[str], file_days: Sequence[dt.date]) -> DataFrame:
+    """(input_file, file_index, submission_date): each file as Spark names it, its place in
+    `files` and its day."""
     index_of = {path.split("://", 1)[-1]: index for index, path in enumerate(files)}
     spark_names = scan.inputFiles()
     unknown = [name for name in spark_names if _unescaped_location(name) not in index_of]
@@ -67,7 +68,46 @@ def _file_indexes(spark: SparkSession, scan: DataFrame, files: Sequence[str]) ->
         raise ValueError(f"Spark reads files that are not the window's: {unknown[:3]}")
     indexes = [index_of[_unescaped_location(name)] for name in spark_names]
     # From Arrow: decoded in the JVM, no Python worker needed.
-    return spark.createDataFrame(pa.table({"input_file": spark_names, "file_index": pa.array(indexes, pa.int64())}))
+    return spark.createDataFrame(
+        pa.table(
+            {
+                "input_file": spark_names,
+                "file_index": pa.array(indexes, pa.int64()),
+                SUBMISSION_DATE: pa.array([file_days[index] for index in indexes], pa.date32()),
+            }
+        )
+    )
+
+
+def _plausible(value: Column, feature: Feature) -> Column:
+    # Spark orders NaN above every number, infinity included: the upper bound rejects both.
+    return (value >= 0) & (value <= float(feature.plausible_max))
+
+
+def _continuous(feature: Feature) -> Column:
+    value = F.col(feature.source).cast("double")
+    return F.when(_plausible(value, feature), value).alias(feature.name)
+
+
+def spark_implausible_counts(spark: SparkSession, files: Sequence[str]) -> list[dict]:
+    """Per file of `files` that has any: how many values of each continuous column are NaN,
+    infinite, negative or above the feature's plausible maximum (read as missing)."""
+    continuous = [feature for feature in FEATURES if feature.kind == "continuous"]
+    scan = spark.read.parquet(*files).select(F.input_file_name().alias("input_file"), *[f.source for f in continuous])
+    counts = scan.groupBy("input_file").agg(
+        *[
+            F.count(F.when(F.col(f.source).isNotNull() & ~_plausible(F.col(f.source).cast("double"), f), 1)).alias(f.source)
+            for f in continuous
+        ]
+    )
+    found = [row.asDict() for row in counts.collect() if any(row[f.source] for f in continuous)]
+    path_of = {path.split("://", 1)[-1]: path for path in files}
+    reports = [
+        {"file": path_of[_unescaped_location(row["input_file"])], **{f.source: row[f.source] for f in continuous if row[f.source]}}
+        for row in found
+    ]
+    order = {path: index for index, path in enumerate(files)}
+    return sorted(reports, key=lambda report: order[report["file"]])
 
 
 def _projected_addons() -> Column:
@@ -96,7 +136,9 @@ def _pruned_schema(schema: StructType) -> StructType:
     return StructType([pruned if field.name == "active_addons" else field for field in schema.fields])
 
 
-def spark_samples(spark: SparkSession, files: Sequence[str], rule: SampleRule = SampleRule()) -> DataFrame:
+def spark_samples(
+    spark: SparkSession, files: Sequence[str], file_days: Sequence[dt.date], rule: SampleRule = SampleRule()
+) -> DataFrame:
     """docs/behaviour.md §3.1 over the window's parquet `files` (day order, then name, as ``find_window_files``).
 
     Returns the latest qualifying row of each client with the columns of ``SAMPLE_COLUMNS``
@@ -118,7 +160,7 @@ def spark_samples(spark: SparkSession, files: Sequence[str], rule: SampleRule = 
         & (F.col("app_name") == FIREFOX)
     )
     # The file list is small enough to broadcast whatever the window's size.
-    indexes = F.broadcast(_file_indexes(spark, scan, files))
+    indexes = F.broadcast(_file_indexes(spark, scan, files, file_days))
     positioned = (
         qualifying.select("*", F.input_file_name().alias("input_file"), F.col("_metadata.row_index").alias("row_index"))
         .join(indexes, "input_file")
@@ -134,10 +176,20 @@ def spark_samples(spark: SparkSession, files: Sequence[str], rule: SampleRule = 
         "position",
         F.col("client_id").cast("string").alias("client_id"),
         _projected_addons().alias("active_addons"),
-        *[F.col(name).cast("string").alias(name) for name in ("city", "locale", "os")],
-        *[F.col(source).cast("double").alias(name) for source, name in CONTINUOUS_SOURCES.items()],
+        *[F.col(f.source).cast("string").alias(f.name) for f in FEATURES if f.kind == "categorical"],
+        *[_continuous(f) for f in FEATURES if f.kind == "continuous"],
+        SUBMISSION_DATE,
     )
     return rows.join(latest, "position", "left_semi").select(*SAMPLE_COLUMNS)
+
+
+def spark_advanced_samples(previous: DataFrame, day_rows: DataFrame | None, oldest: dt.date) -> DataFrame:
+    """The previous day's samples without rows older than `oldest`, overridden by `day_rows`
+    (the next day's latest qualifying rows: a later day always wins; None: no data that day)."""
+    kept = previous.where(F.col(SUBMISSION_DATE) >= F.lit(oldest)).select(*SAMPLE_COLUMNS)
+    if day_rows is None:
+        return kept
+    return kept.join(day_rows.select("client_id"), "client_id", "left_anti").unionByName(day_rows.select(*SAMPLE_COLUMNS))
 
 
 def _flag_set(addon: Column, name: str) -> Column:

@@ -13,15 +13,10 @@ a unique ``name`` and ``order``; the registry (``taar_assets.recommendation.sour
 
 from __future__ import annotations
 
-import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-
-import numpy as np
-import pandas as pd
-from scipy import sparse
 
 Profile = Mapping[str, Any]
 Scored = list[tuple[str, float]]  # (addon_id, score), best first
@@ -29,11 +24,10 @@ Scored = list[tuple[str, float]]  # (addon_id, score), best first
 
 @dataclass(frozen=True)
 class TrainingData:
-    """What fitted sources learn from: the training clients' valid add-ons (client_id,
-    addon_ids), their samples (client_id, locale, ...) and the day's curated whitelist."""
+    """What fitted sources learn from: counts over the training clients (an ``AddonCounts``)
+    and the day's curated whitelist."""
 
-    addons_per_client: pd.DataFrame
-    samples: pd.DataFrame
+    counts: Any
     whitelist: Sequence[str] | None = None
 
 
@@ -86,23 +80,6 @@ class CandidateSource(ABC):
 
 def installed_addons(profile: Profile) -> list[str]:
     return list(profile.get("installed_addons") or ())
-
-
-def addon_matrix(addon_lists: Sequence[Iterable[str]]) -> tuple[sparse.csr_array, np.ndarray]:
-    """The (clients x add-ons) 0/1 matrix of ``addon_lists`` and the add-on id of each column (sorted).
-
-    An add-on listed twice by a client counts once.
-    """
-    lengths = np.fromiter((len(addons) for addons in addon_lists), dtype=np.int64, count=len(addon_lists))
-    flat = np.array(list(itertools.chain.from_iterable(addon_lists)), dtype=object)
-    guids, columns = np.unique(flat.astype(str), return_inverse=True) if len(flat) else (np.array([], str), [])
-    rows = np.repeat(np.arange(len(addon_lists)), lengths)
-    matrix = sparse.csr_array(
-        (np.ones(len(rows)), (rows, np.asarray(columns, dtype=np.int64))), shape=(len(addon_lists), len(guids))
-    )
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix, guids
 
 
 def check_positive(name: str, value: int) -> None:

@@ -10,13 +10,13 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from taar_assets.recommendation.counts import AddonCounts
 from taar_assets.recommendation.sources.base import (
     CandidateSource,
     Client,
     Profile,
     Scored,
     TrainingData,
-    addon_matrix,
     check_positive,
     installed_addons,
 )
@@ -44,30 +44,32 @@ class CoInstallation(CandidateSource):
 
     @classmethod
     def fit(cls, data: TrainingData) -> CoInstallation:
-        return cls.from_clients(data.addons_per_client)
+        return cls.from_counts(data.counts)
+
+    @classmethod
+    def from_counts(cls, counts: AddonCounts, top_k: int = 20, min_co_installs: int = 5) -> CoInstallation:
+        """Each add-on's ``top_k`` neighbours by P(b | a) (ties: lift, id), from the clients having
+        both (pairs seen together by fewer than ``min_co_installs`` clients are left out)."""
+        check_positive("top_k", top_k)
+        holders = counts.holders.set_index("addon_id")["clients"]
+        pairs = counts.pairs[counts.pairs["clients"] >= min_co_installs]
+        a, b = pairs["a"].to_numpy(dtype=object), pairs["b"].to_numpy(dtype=object)
+        conditional = pairs["clients"].to_numpy(dtype=np.float64) / holders.loc[a].to_numpy(dtype=np.float64)
+        lift = conditional / (holders.loc[b].to_numpy(dtype=np.float64) / counts.clients)
+        ranked = pd.DataFrame({"a": a, "b": b, "conditional": conditional, "lift": lift}).sort_values(
+            ["a", "conditional", "lift", "b"], ascending=[True, False, False, True]
+        )
+        ranked = ranked[ranked.groupby("a", sort=False).cumcount() < top_k]
+        neighbours: dict[str, list[tuple[str, float, float]]] = {}
+        for row in ranked.itertuples(index=False):
+            neighbours.setdefault(str(row.a), []).append((str(row.b), float(row.conditional), float(row.lift)))
+        return cls(neighbours, counts.clients)
 
     @classmethod
     def from_clients(cls, addons_per_client: pd.DataFrame, top_k: int = 20, min_co_installs: int = 5) -> CoInstallation:
-        """Count co-installations in the valid add-on lists of ``addons_per_client`` (sparse
-        ``X.T @ X``) and keep each add-on's ``top_k`` neighbours by P(b | a) (ties: lift, id)."""
-        check_positive("top_k", top_k)
-        matrix, guids = addon_matrix(list(addons_per_client["addon_ids"]))
-        clients = matrix.shape[0]
-        holders = np.asarray(matrix.sum(axis=0)).ravel()
-        together = (matrix.T @ matrix).tocoo()
-        keep = (together.row != together.col) & (together.data >= min_co_installs)
-        a, b, count = together.row[keep], together.col[keep], together.data[keep]
-        conditional = count / holders[a]
-        lift = conditional / (holders[b] / clients)
-        # Sort by add-on, then best neighbour first; b breaks ties as guids are sorted.
-        order = np.lexsort((b, -lift, -conditional, a))
-        a, b, conditional, lift = a[order], b[order], conditional[order], lift[order]
-        first_of_row = np.searchsorted(a, a, side="left")
-        kept = np.arange(len(a)) - first_of_row < top_k
-        neighbours: dict[str, list[tuple[str, float, float]]] = {}
-        for row, column, probability, ratio in zip(a[kept], b[kept], conditional[kept], lift[kept]):
-            neighbours.setdefault(str(guids[row]), []).append((str(guids[column]), float(probability), float(ratio)))
-        return cls(neighbours, int(clients))
+        """Counted in memory from the valid add-on lists of ``addons_per_client``."""
+        samples = pd.DataFrame({"client_id": addons_per_client["client_id"], "locale": None})
+        return cls.from_counts(AddonCounts.from_clients(addons_per_client, samples), top_k, min_co_installs)
 
     def strengths(self, installed: Iterable[str]) -> dict[str, tuple[float, float]]:
         """For each neighbour b of the installed add-ons (not itself installed):

@@ -6,17 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
 import pandas as pd
-from scipy import sparse
 
+from taar_assets.recommendation.counts import AddonCounts
 from taar_assets.recommendation.sources.base import (
     CandidateSource,
     Client,
     Profile,
     Scored,
     TrainingData,
-    addon_matrix,
     check_positive,
     installed_addons,
     pairs,
@@ -53,34 +51,28 @@ class LocalePopularity(CandidateSource):
 
     @classmethod
     def fit(cls, data: TrainingData) -> LocalePopularity:
-        return cls.from_clients(data.addons_per_client, data.samples)
+        return cls.from_counts(data.counts)
+
+    @classmethod
+    def from_counts(cls, counts: AddonCounts, top_k: int = 100, min_clients: int = 50) -> LocalePopularity:
+        """Keep the ``top_k`` add-ons (ties: add-on id) overall and for each locale with at least
+        ``min_clients`` clients."""
+        check_positive("top_k", top_k)
+        by_locale, sizes = {}, {}
+        holders_by_locale = dict(tuple(counts.locale_holders.groupby("locale", sort=False)))
+        for locale, clients in sorted(zip(counts.locale_clients["locale"], counts.locale_clients["clients"])):
+            if clients >= min_clients:
+                by_locale[str(locale)] = _top_shares(holders_by_locale.get(locale), int(clients), top_k)
+                sizes[str(locale)] = int(clients)
+        return cls(by_locale, _top_shares(counts.holders, counts.clients, top_k), sizes, counts.clients)
 
     @classmethod
     def from_clients(
         cls, addons_per_client: pd.DataFrame, samples: pd.DataFrame, top_k: int = 100, min_clients: int = 50
     ) -> LocalePopularity:
-        """Count from ``addons_per_client`` (client_id, addon_ids) and each client's locale in
-        ``samples`` (client_id, locale); keep the ``top_k`` add-ons per table (ties: add-on id)."""
-        check_positive("top_k", top_k)
-        locale_of = samples.drop_duplicates("client_id").set_index("client_id")["locale"]
-        locales = locale_of.reindex(addons_per_client["client_id"]).to_numpy(dtype=object)
-        has_locale = ~pd.isna(locales)
-        matrix, guids = addon_matrix(list(addons_per_client["addon_ids"]))
-        names, locale_codes = np.unique(locales[has_locale].astype(str), return_inverse=True)
-        # (locales x clients) indicator times (clients x add-ons): clients per locale and add-on.
-        membership = sparse.csr_array(
-            (np.ones(len(locale_codes)), (locale_codes, np.flatnonzero(has_locale))),
-            shape=(len(names), matrix.shape[0]),
-        )
-        counts = (membership @ matrix).toarray()
-        clients_by_locale = np.asarray(membership.sum(axis=1)).ravel()
-        by_locale, sizes = {}, {}
-        for index, locale in enumerate(names):
-            if clients_by_locale[index] >= min_clients:
-                by_locale[str(locale)] = _top_shares(counts[index], clients_by_locale[index], guids, top_k)
-                sizes[str(locale)] = int(clients_by_locale[index])
-        overall = _top_shares(np.asarray(matrix.sum(axis=0)).ravel(), matrix.shape[0], guids, top_k)
-        return cls(by_locale, overall, sizes, int(matrix.shape[0]))
+        """Counted in memory from ``addons_per_client`` (client_id, addon_ids) and the clients'
+        locales in ``samples`` (client_id, locale)."""
+        return cls.from_counts(AddonCounts.from_clients(addons_per_client, samples), top_k, min_clients)
 
     def ranking(self, locale: str | None) -> list[tuple[str, float]]:
         """The table used for ``locale``: its own, or ``overall`` when it has none."""
@@ -127,10 +119,9 @@ class LocalePopularity(CandidateSource):
 
 
 
-def _top_shares(counts: np.ndarray, clients: float, guids: np.ndarray, top_k: int) -> list[tuple[str, float]]:
-    """The ``top_k`` add-ons by count (ties: id, as guids are sorted), as (id, count / clients)."""
-    present = np.flatnonzero(counts > 0)
-    best = present[np.argsort(-counts[present], kind="stable")][:top_k]
-    return [(str(guids[index]), float(counts[index] / clients)) for index in best]
-
-
+def _top_shares(holders: pd.DataFrame | None, clients: int, top_k: int) -> list[tuple[str, float]]:
+    """The ``top_k`` add-ons of ``holders`` (addon_id, clients) by count, ties by id, as (id, count / clients)."""
+    if holders is None or holders.empty:
+        return []
+    best = holders[holders["clients"] > 0].sort_values(["clients", "addon_id"], ascending=[False, True]).head(top_k)
+    return [(str(guid), int(count) / clients) for guid, count in zip(best["addon_id"], best["clients"])]

@@ -5,24 +5,31 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from taar_assets.engines.local.addons import valid_addons_per_client
-from taar_assets.engines.local.samples import build_samples
 from taar_assets.similarity.input_contract import (
     InputContractError,
     Window,
     find_window_files,
-    validate_schemas,
 )
+from taar_assets.engines.local import LocalEngine
+from taar_assets.similarity.rules import SampleRule
+from taar_assets_tests.support import engine_runs
 from taar_assets_tests.support.factories import SCHEMA, addon, row, write_day
 
 DAY = dt.date(2026, 11, 20)
 GUIDS = ["a@x", "b@x", "c@x", "d@x"]
 
 
+def build_samples(files, folder):
+    return engine_runs.samples(files, folder).read()
+
+
+def valid_addons_per_client(samples, whitelist, folder, min_valid_exclusive=2):
+    return engine_runs.valid_addons(samples, whitelist, folder, min_valid_exclusive=min_valid_exclusive).read()
+
+
 def samples_for(root, end=DAY, days=90):
     files = find_window_files(str(root), Window(end, days))
-    validate_schemas(files)
-    return build_samples(files).to_pandas().set_index("client_id")
+    return build_samples(files, root.parent / f"store-{end}-{days}").to_pandas().set_index("client_id")
 
 
 def test_latest_row_per_client_wins(tmp_path):
@@ -69,11 +76,13 @@ def test_a_newer_row_that_fails_the_filters_does_not_hide_an_older_one(tmp_path)
 
 def test_sample_columns_and_types(tmp_path):
     write_day(tmp_path, DAY, [row("c1", GUIDS, city=None, subsession_hours_sum=None)])
-    table = build_samples(find_window_files(str(tmp_path), Window(DAY)))
+    table = build_samples(find_window_files(str(tmp_path), Window(DAY)), tmp_path.parent / "store")
     assert table.column_names == [
         "client_id", "active_addons", "city", "subsession_hours_sum", "locale", "os",
-        "bookmark_count", "tab_open_count", "total_uri", "unique_tlds",
+        "bookmark_count", "tab_open_count", "total_uri", "unique_tlds", "submission_date",
     ]
+    assert table.schema.field("submission_date").type == pa.date32()
+    assert table.column("submission_date").to_pylist() == [DAY]
     for name in ["subsession_hours_sum", "bookmark_count", "tab_open_count", "total_uri", "unique_tlds"]:
         assert table.schema.field(name).type == pa.float64()
     assert table.column("city").to_pylist() == [None]
@@ -103,14 +112,14 @@ def test_missing_partition_day_is_named(tmp_path):
 def test_missing_column_is_named_with_its_file(tmp_path):
     path = write_day(tmp_path, DAY, [row("c1", GUIDS)], schema=SCHEMA.remove(SCHEMA.get_field_index("os")))
     with pytest.raises(InputContractError, match=f"{path}.*column 'os' is missing"):
-        validate_schemas(find_window_files(str(tmp_path), Window(DAY)))
+        find_window_files(str(tmp_path), Window(DAY))
 
 
 def test_wrong_column_type_is_named(tmp_path):
     schema = SCHEMA.set(SCHEMA.get_field_index("subsession_hours_sum"), pa.field("subsession_hours_sum", pa.string()))
     write_day(tmp_path, DAY, [row("c1", GUIDS, subsession_hours_sum="lots")], schema=schema)
     with pytest.raises(InputContractError, match="'subsession_hours_sum' has type string, expected double or long"):
-        validate_schemas(find_window_files(str(tmp_path), Window(DAY)))
+        find_window_files(str(tmp_path), Window(DAY))
 
 
 def test_missing_addon_struct_field_is_named(tmp_path):
@@ -119,7 +128,7 @@ def test_missing_addon_struct_field_is_named(tmp_path):
     rows = [row("c1", active_addons=[{k: v for k, v in addon(g).items() if k != "foreign_install"} for g in GUIDS])]
     write_day(tmp_path, DAY, rows, schema=schema)
     with pytest.raises(InputContractError, match="'active_addons.foreign_install' is missing"):
-        validate_schemas(find_window_files(str(tmp_path), Window(DAY)))
+        find_window_files(str(tmp_path), Window(DAY))
 
 
 def test_unreadable_file_is_named(tmp_path):
@@ -127,7 +136,7 @@ def test_unreadable_file_is_named(tmp_path):
     folder.mkdir()
     (folder / "broken.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(InputContractError, match="broken.parquet is not readable parquet"):
-        validate_schemas(find_window_files(str(tmp_path), Window(DAY)))
+        find_window_files(str(tmp_path), Window(DAY))
 
 
 def test_valid_addons_follow_every_rule(tmp_path):
@@ -145,11 +154,11 @@ def test_valid_addons_follow_every_rule(tmp_path):
         addon("ok3"),
     ]
     write_day(tmp_path, DAY, [row("c1", active_addons=addons), row("c2", active_addons=[addon("ok1"), addon("ok2"), addon("theme", type="theme")])])
-    samples = build_samples(find_window_files(str(tmp_path), Window(DAY)))
-    valid = valid_addons_per_client(samples, whitelist).to_pylist()
+    samples = engine_runs.samples(find_window_files(str(tmp_path), Window(DAY)), tmp_path.parent / "store")
+    valid = valid_addons_per_client(samples, whitelist, tmp_path.parent / "store").to_pylist()
     # c2 has only two valid add-ons and is dropped; order within a client is kept.
     assert valid == [{"client_id": "c1", "addon_ids": ["ok1", "ok2", "null_flags", "ok3"]}]
-    assert valid_addons_per_client(samples, whitelist, min_valid_exclusive=1).num_rows == 2
+    assert valid_addons_per_client(samples, whitelist, tmp_path.parent / "store", min_valid_exclusive=1).num_rows == 2
 
 
 def test_rows_of_the_same_day_resolve_by_file_then_position(tmp_path):
@@ -169,3 +178,44 @@ def test_latest_day_is_the_newest_day_folder(tmp_path):
     assert latest_day(str(tmp_path)) == DAY
     with pytest.raises(InputContractError, match="no submission_date_s3=YYYYMMDD folders"):
         latest_day(str(tmp_path / "submission_date_s3=20261120"))
+
+
+def test_hidden_files_and_folders_are_not_data(tmp_path):
+    write_day(tmp_path, DAY, [row("c1", GUIDS, city="real")])
+    folder = tmp_path / "submission_date_s3=20261120"
+    write_day(tmp_path, DAY, [row("c1", GUIDS, city="hidden copy")], name=".part-0.copy")
+    (folder / "_temporary" / "0").mkdir(parents=True)
+    (folder / "_temporary" / "0" / "part-9.parquet").write_bytes(b"PAR1 half a file")
+    (folder / "_SUCCESS").write_text("")
+    files = find_window_files(str(tmp_path), Window(DAY))
+    assert [path.rsplit("/", 1)[-1] for path in files.files] == ["part-0.parquet"]
+    assert samples_for(tmp_path).loc["c1", "city"] == "real"
+
+
+def test_a_partition_day_of_empty_files_counts_as_missing(tmp_path):
+    write_day(tmp_path, DAY - dt.timedelta(days=1), [row("c1", GUIDS)])
+    write_day(tmp_path, DAY, [])
+    with pytest.raises(InputContractError, match="no data for partition 2026-11-20.*no parquet file with rows"):
+        find_window_files(str(tmp_path), Window(DAY))
+    files = find_window_files(str(tmp_path), Window(DAY), require_end_day=False)
+    assert DAY in files.missing_days and [day.day for day in files.days] == [DAY - dt.timedelta(days=1)]
+
+
+def test_implausible_values_are_read_as_missing_and_counted_per_file(tmp_path):
+    path = write_day(tmp_path, DAY, [
+        row("c1", GUIDS, subsession_hours_sum=float("inf")),
+        row("c2", GUIDS, subsession_hours_sum=1e308, places_bookmarks_count_mean=float("nan")),
+        row("c3", GUIDS, scalar_parent_browser_engagement_total_uri_count_sum=-5),
+        row("c4", GUIDS, subsession_hours_sum=3.5),
+    ])
+    result = LocalEngine().samples(find_window_files(str(tmp_path), Window(DAY)), SampleRule())
+    assert result.stats["implausible_values"] == [{
+        "file": str(path),
+        "subsession_hours_sum": 2,
+        "places_bookmarks_count_mean": 1,
+        "scalar_parent_browser_engagement_total_uri_count_sum": 1,
+    }]
+    table = engine_runs.store(result.value, tmp_path.parent / "store", "samples").read().to_pandas().set_index("client_id")
+    assert table["subsession_hours_sum"].isna().tolist() == [True, True, False, False]
+    assert table.loc["c2", "bookmark_count"] != table.loc["c2", "bookmark_count"]  # NaN read as missing
+    assert table.loc["c3", "total_uri"] != table.loc["c3", "total_uri"] and table.loc["c4", "subsession_hours_sum"] == 3.5

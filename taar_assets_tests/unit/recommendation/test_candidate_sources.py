@@ -26,7 +26,7 @@ from taar_assets.recommendation.sources import (
 from taar_assets.recommendation.profiles import profiles_from_samples
 from taar_assets.recommendation.ranker import Candidate
 from taar_assets.recommendation.serving import distinct_candidates
-from taar_assets.recommendation.sources.base import addon_matrix
+from taar_assets.recommendation.counts import AddonCounts, addon_matrix
 
 # Six clients. Holders: A 4, B 3, C 3, E 3, D 1. Together: A-B 2, B-C 2, C-E 2, A-C 1, A-D 1,
 # A-E 1, B-E 1.
@@ -208,10 +208,10 @@ def test_json_round_trip_keeps_sources_and_candidates(sources):
 
 
 def test_fit_builds_every_source_from_pipeline_frames():
-    fitted = CandidateSources.fit(TrainingData(ADDONS, SAMPLES, whitelist=["D", "A"]))
+    fitted = CandidateSources.fit(TrainingData(AddonCounts.from_clients(ADDONS, SAMPLES), whitelist=["D", "A"]))
     assert fitted.get(CURATED) == Curated(["D", "A"])
     assert fitted.get(LOCALE_POPULARITY).clients == 6 and fitted.get(CO_INSTALLATION).clients == 6
-    without_whitelist = CandidateSources.fit(TrainingData(ADDONS, SAMPLES))
+    without_whitelist = CandidateSources.fit(TrainingData(AddonCounts.from_clients(ADDONS, SAMPLES)))
     assert without_whitelist.get(CURATED) is None and without_whitelist.get(LOCALE_POPULARITY) is not None
 
 

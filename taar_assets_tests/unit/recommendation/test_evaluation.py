@@ -16,15 +16,15 @@ from taar_assets.recommendation.evaluation import (
     LOCALE_POPULARITY_METHOD,
     RANKER_METHOD,
     SIMILARITY_METHOD,
-    evaluate,
     hold_out,
-    is_evaluation_client,
     metrics_chart_png,
     recommendation_scores,
 )
+from taar_assets.recommendation.counts import ClientSplit
 from taar_assets.similarity.recommender import SimilarityModel
 from taar_assets.resources import Settings
 from taar_assets_tests.conftest import DEMO_END, run_similarity
+from taar_assets_tests.support.recommendation import evaluate_in_memory
 from taar_assets_tests.unit.recommendation.test_install_model import (
     TASTES,
     locale_similarity,
@@ -36,14 +36,17 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def test_the_evaluation_split_is_a_stable_hash():
     ids = [f"client-{i}" for i in range(20_000)]
-    chosen = is_evaluation_client(ids, share=0.2)
+    split = ClientSplit(share=0.2)
+    chosen = split.is_evaluation(ids)
     assert 0.18 < chosen.mean() < 0.22
-    assert (is_evaluation_client(list(reversed(ids)), share=0.2) == chosen[::-1]).all()  # not order-dependent
-    assert (is_evaluation_client(ids[:100], share=0.2) == chosen[:100]).all()
-    assert (is_evaluation_client(ids, share=0.2, salt="other") != chosen).any()
-    assert (is_evaluation_client(ids, share=0.3) >= chosen).all()  # a larger share keeps the smaller one's clients
+    assert (split.is_evaluation(list(reversed(ids))) == chosen[::-1]).all()  # not order-dependent
+    assert (split.is_evaluation(ids[:100]) == chosen[:100]).all()
+    assert (ClientSplit(0.2, salt="other").is_evaluation(ids) != chosen).any()
+    assert (ClientSplit(0.3).is_evaluation(ids) >= chosen).all()  # a larger share keeps the smaller one's clients
+    assert (split.of(ids, "training") == ~chosen).all()
+    assert split.threshold_hex == "3333333333333400"  # 0.2 * 2^64 as the float it is, in hex
     with pytest.raises(ValueError, match="share"):
-        is_evaluation_client(ids, share=0)
+        ClientSplit(share=0)
 
 
 def test_hold_out_keeps_at_least_one_and_holds_out_thirty_percent():
@@ -77,13 +80,13 @@ def test_metrics_on_a_hand_made_case():
 def test_evaluate_reports_every_method_on_a_small_world():
     addons, samples = synthetic_world(clients=600)
     whitelist = sorted(guid for taste in TASTES for guid in taste)
-    report = evaluate(addons, samples, locale_similarity, whitelist, k=3, max_training_clients=None)
+    report, training_clients = evaluate_in_memory(addons, samples, locale_similarity, whitelist, k=3)
     assert set(report.methods) == {LOCALE_POPULARITY_METHOD, SIMILARITY_METHOD, RANKER_METHOD}
-    assert report.evaluation_clients + report.training_clients == 600
+    assert report.evaluation_clients + training_clients == 600
     assert 80 < report.evaluation_clients < 160
     assert report.catalogue_size == 18
     assert report.install_model.metrics["training_clients"] + report.install_model.metrics["validation_clients"] == (
-        report.training_clients
+        training_clients
     )
     for scores in report.methods.values():
         assert scores.clients == report.evaluation_clients and 0 <= scores.precision <= scores.hit_rate <= 1
@@ -131,7 +134,7 @@ def demo_model(tmp_path_factory):
 @pytest.mark.parametrize("with_metadata", [False, True])
 def test_similarity_doubles_locale_popularity_and_the_ranker_beats_similarity(demo_model, with_metadata):
     model = demo_model["model"]
-    report = evaluate(
+    report, _ = evaluate_in_memory(
         demo_model["addons_per_client"],
         demo_model["samples"],
         lambda profiles: model.recommend_batch(profiles, limit=None),

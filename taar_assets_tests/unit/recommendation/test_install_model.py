@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taar_assets.recommendation.sources import SOURCE_TYPES, CandidateSources, TrainingData
+from taar_assets.recommendation.sources import SOURCE_TYPES
+from taar_assets_tests.support.recommendation import clients_with_features, fit_sources
 from taar_assets.recommendation.install_model import (
     FEATURE_NAMES,
     InstallModel,
@@ -59,8 +60,8 @@ def locale_similarity(profiles):
 @pytest.fixture(scope="module")
 def examples() -> TrainingExamples:
     addons, samples = synthetic_world()
-    sources = CandidateSources.fit(TrainingData(addons, samples, whitelist=sorted(g for t in TASTES for g in t)), per_source_limit=8)
-    return training_examples(addons, samples, sources, locale_similarity, seed=3)
+    sources = fit_sources(addons, samples, whitelist=sorted(g for t in TASTES for g in t), per_source_limit=8)
+    return training_examples(clients_with_features(addons, samples), sources, locale_similarity, seed=3)
 
 
 def test_examples_label_exactly_the_held_out_addon(examples):

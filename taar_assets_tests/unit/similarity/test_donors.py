@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taar_assets.similarity.donors import allocate_donors, sample_donors
+from taar_assets.similarity.donors import allocate_donors, choose_donors, seeded_order_key
 
 
 def clustered_clients(sizes: dict[int, int]) -> pd.DataFrame:
@@ -59,10 +59,10 @@ def test_allocation_errors():
         allocate_donors({0: 10, 1: -1}, 5)
 
 
-def test_sample_has_the_exact_count_and_the_allocated_clients_per_cluster():
+def test_donors_has_the_exact_count_and_the_allocated_clients_per_cluster():
     clients = clustered_clients({0: 5000, 1: 1, 2: 3000, 3: 2000})
 
-    donors = sample_donors(clients, 1000, np.random.default_rng(0))
+    donors = choose_donors(clients, 1000, "0")
 
     assert len(donors) == 1000
     assert list(donors.columns) == ["client_id", "cluster"]
@@ -73,51 +73,59 @@ def test_sample_has_the_exact_count_and_the_allocated_clients_per_cluster():
     assert (expected.loc[donors["client_id"]].to_numpy() == donors["cluster"].to_numpy()).all()
 
 
-def test_sample_is_sorted_by_cluster_then_client_id():
-    donors = sample_donors(clustered_clients({4: 300, 0: 200, 9: 100}), 60, np.random.default_rng(1))
+def test_donors_is_sorted_by_cluster_then_client_id():
+    donors = choose_donors(clustered_clients({4: 300, 0: 200, 9: 100}), 60, "1")
     assert donors.equals(donors.sort_values(["cluster", "client_id"], ignore_index=True))
 
 
-def test_sample_returns_everyone_when_asking_for_more_donors_than_clients():
+def test_donors_returns_everyone_when_asking_for_more_donors_than_clients():
     clients = clustered_clients({0: 30, 1: 20})
-    donors = sample_donors(clients, 1000, np.random.default_rng(2))
+    donors = choose_donors(clients, 1000, "2")
     pd.testing.assert_frame_equal(donors, clients)
 
 
-def test_sample_is_reproducible_and_independent_of_row_order():
+def test_donors_is_reproducible_and_independent_of_row_order():
     clients = clustered_clients({0: 4000, 1: 2500, 2: 500})
-    first = sample_donors(clients, 300, np.random.default_rng(42))
-    again = sample_donors(clients.sample(frac=1, random_state=5), 300, np.random.default_rng(42))
+    first = choose_donors(clients, 300, "42")
+    again = choose_donors(clients.sample(frac=1, random_state=5), 300, "42")
     pd.testing.assert_frame_equal(first, again)
 
 
-def test_sample_differs_with_another_seed():
+def test_donors_differs_with_another_seed():
     clients = clustered_clients({0: 4000, 1: 2500, 2: 500})
-    first = sample_donors(clients, 300, np.random.default_rng(42))
-    other = sample_donors(clients, 300, np.random.default_rng(43))
+    first = choose_donors(clients, 300, "42")
+    other = choose_donors(clients, 300, "43")
     assert set(first["client_id"]) != set(other["client_id"])
 
 
-def test_sample_is_uniform_inside_a_cluster():
+def test_the_seeded_order_is_uniform_inside_a_cluster():
     # 2000 clusters of 4 clients, one donor each: every position should win about 1/4 of the time.
     clients = clustered_clients(dict.fromkeys(range(2000), 4))
     clients["cluster"] = np.repeat(np.arange(2000), 4)
     clients["position"] = np.tile(np.arange(4), 2000)
 
-    donors = sample_donors(clients, 2000, np.random.default_rng(11))
+    donors = choose_donors(clients, 2000, "11")
 
     positions = clients.set_index("client_id").loc[donors["client_id"], "position"]
     counts = np.bincount(positions, minlength=4)
     assert (np.abs(counts - 500) < 80).all(), counts  # about 4 standard deviations
 
 
-def test_sample_errors():
+def test_donors_errors():
     clients = clustered_clients({0: 5, 1: 5})
     with pytest.raises(ValueError, match="cluster"):
-        sample_donors(clients.drop(columns="cluster"), 3, np.random.default_rng(0))
+        choose_donors(clients.drop(columns="cluster"), 3, "0")
     with pytest.raises(ValueError, match="unique"):
-        sample_donors(pd.concat([clients, clients]), 3, np.random.default_rng(0))
-    with pytest.raises(TypeError, match="rng"):
-        sample_donors(clients, 3, 42)
+        choose_donors(pd.concat([clients, clients]), 3, "0")
     with pytest.raises(ValueError, match="non-empty clusters"):
-        sample_donors(clients, 1, np.random.default_rng(0))
+        choose_donors(clients, 1, "0")
+
+
+def test_the_order_is_md5_of_seed_and_client_id():
+    # What the engines compute in SQL: md5('<seed>:<client_id>') as lowercase hex.
+    assert seeded_order_key("7:donor_pool", "c1") == "ccced030f77fbbe4d805d750b4049705"
+    clients = clustered_clients({0: 50, 1: 50})
+    chosen = choose_donors(clients, 10, "s")
+    for cluster, group in clients.groupby("cluster"):
+        expected = sorted(group["client_id"], key=lambda cid: (seeded_order_key("s", cid), cid))[:5]
+        assert sorted(chosen[chosen["cluster"] == cluster]["client_id"]) == sorted(expected)
