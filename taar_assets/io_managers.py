@@ -83,6 +83,8 @@ PandasFrame = _stored_type("PandasFrame", pd.DataFrame, (pd.DataFrame,), "A pand
 StoredTableInput = _stored_type(
     "StoredTable", StoredTable, (StoredTable,), "An upstream day's table, read when the stage (or its engine) asks."
 )
+# A check's own asset reaches it typed by its annotation: `StoredTable` means this type.
+dg.make_python_type_usable_as_dagster_type(StoredTable, StoredTableInput)
 # The same, or None when that day was never stored (e.g. an asset's own previous day).
 OptionalStoredTableInput = _stored_type(
     "OptionalStoredTable", StoredTable, (StoredTable, type(None)), "An upstream day's table if it was stored, else None."

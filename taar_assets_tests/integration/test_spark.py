@@ -346,3 +346,16 @@ def test_donors_counts_and_samples_agree_between_engines(spark, demo_dataset, tm
         mine = getattr(counts, table).sort_values(keys, ignore_index=True)
         theirs = getattr(s_counts, table).sort_values(keys, ignore_index=True)[mine.columns]
         assert mine.astype({"clients": "int64"}).equals(theirs.astype({"clients": "int64"})), table
+
+
+def test_a_month_of_demo_data_advances_on_spark_as_each_window_reads(spark, demo_dataset, tmp_path):
+    from taar_assets_tests.unit.engines.test_incremental_state import rows_of
+
+    # Spark advances the state day by day; each day's whole window is read by the embedded engine
+    # (whose full-window samples are Spark's: test_demo_data_gives_the_same_samples_and_addons).
+    days = [DEMO_END - dt.timedelta(days=30 - n) for n in range(31)]
+    pairs = engine_runs.incremental_and_full(
+        SparkEngine(), Path(demo_dataset.clients_daily), days, 90, tmp_path, full_engine=LocalEngine()
+    )
+    for advanced, full in pairs:
+        assert rows_of(advanced) == rows_of(full), advanced.path.name

@@ -40,10 +40,17 @@ def table_of(stored: StoredTable) -> pa.Table:
 
 
 def incremental_and_full(
-    engine: Engine, root: Path, days: list, window_days: int, folder: Path, rule: SampleRule = SampleRule()
+    engine: Engine,
+    root: Path,
+    days: list,
+    window_days: int,
+    folder: Path,
+    rule: SampleRule = SampleRule(),
+    full_engine: Engine | None = None,
 ):
-    """For each of `days` (consecutive): (samples advanced from the previous day's, samples read from
-    the whole window), both as stored tables; the first day is read from the whole window."""
+    """For each of `days` (consecutive): (samples advanced from the previous day's by `engine`,
+    samples read from the whole window by `full_engine`, default the same), as stored tables;
+    the first day is read from the whole window by `engine`."""
     import datetime as dt
 
     from taar_assets.similarity.input_contract import Window, find_window_files
@@ -51,10 +58,10 @@ def incremental_and_full(
     pairs, previous = [], None
     for day in days:
         window = Window(day, window_days)
-        full = store(engine.samples(find_window_files(str(root), window, require_end_day=False), rule).value,
-                     folder / "full", f"{day}")
+        files = find_window_files(str(root), window, require_end_day=False)
+        full = store((full_engine or engine).samples(files, rule).value, folder / "full", f"{day}")
         if previous is None:
-            advanced = full
+            advanced = store(engine.samples(files, rule).value, folder / "advanced", f"{day}")
         else:
             assert previous_day == day - dt.timedelta(days=1)
             files = find_window_files(str(root), window, require_end_day=False, read_days=[day])
