@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from end_to_end import END, dataset
+from harness import END, dataset
 
 from taar_assets.similarity.input_contract import Window
 

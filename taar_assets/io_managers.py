@@ -47,6 +47,13 @@ class PartitionedOutput:
         self.compute_by_day = dict(compute_by_day)
 
 
+class DayFailed:
+    """A day of a range run that could not be computed: nothing is stored for it."""
+
+    def __init__(self, day: str, reason: str):
+        self.day, self.reason = day, reason
+
+
 class LazyPartitions(Mapping[str, Any]):
     """Several upstream days, each read from storage only when accessed (and not kept)."""
 
@@ -211,12 +218,16 @@ class ParquetIOManager(dg.UPathIOManager):
         if not isinstance(obj, PartitionedOutput):
             return super().handle_output(context, obj)
         paths = self._get_paths_for_partitions(context)
-        rows = {}
+        rows, failed = {}, {}
         for day, compute in obj.compute_by_day.items():
+            value = compute()
+            if isinstance(value, DayFailed):
+                failed[day] = value.reason
+                continue
             self.make_directory(paths[day].parent)
-            rows[day], _ = self._write(compute(), paths[day])
+            rows[day], _ = self._write(value, paths[day])
             context.log.info(f"wrote {rows[day]} rows of {context.asset_key.to_user_string()} for {day} to {paths[day]}")
-        context.add_output_metadata({"rows_per_day": rows, "days": len(rows)})
+        context.add_output_metadata({"rows_per_day": rows, "days": len(rows), "failed_days": failed})
 
 
 class ParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):

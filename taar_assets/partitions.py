@@ -10,7 +10,7 @@ from typing import Any
 
 import dagster as dg
 
-from taar_assets.io_managers import LazyPartitions, PartitionedOutput
+from taar_assets.io_managers import DayFailed, LazyPartitions, MissingPartitionError, PartitionedOutput
 
 # The first day a model can be built for. Real clients_daily data goes back years; the default
 # keeps the UI's partition list short. Override with TAAR_PARTITIONS_START=YYYY-MM-DD.
@@ -30,20 +30,39 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_p
 single_run = dg.BackfillPolicy.single_run()
 
 
+# What says a day's data cannot make a model (the input contract broken, no client qualifying,
+# degenerate scores, an upstream day missing): the day fails, and retrying cannot help.
+DAY_ERRORS = (ValueError, MissingPartitionError)
+
+
 def for_each_day(
     context: dg.AssetExecutionContext, compute: Callable[[str], tuple[Any, dict[str, Any]]]
 ) -> Any:
     """Run `compute(day) -> (value, metadata)` for the run's day(s).
 
-    One day: computed now, metadata attached to the materialisation. A range: each day is
-    computed when the IO manager writes it, so memory holds one day at a time.
+    One day: computed now, metadata attached to the materialisation; a day error fails the step
+    without retries (storage errors are left to the retry policy). A range: each day is computed
+    when the IO manager writes it, so memory holds one day at a time, and a day error fails that
+    day alone: nothing is stored for it, the days after it go on (the ones that need it fail too)
+    and the publish step names it.
     """
     days = context.partition_keys
     if len(days) == 1:
-        value, metadata = compute(days[0])
+        try:
+            value, metadata = compute(days[0])
+        except DAY_ERRORS as error:
+            raise dg.Failure(description=f"{days[0]}: {error}", allow_retries=False) from error
         context.add_output_metadata(metadata)
         return value
-    return PartitionedOutput({day: (lambda day=day: compute(day)[0]) for day in days})
+    return PartitionedOutput({day: (lambda day=day: _day_of_range(context, compute, day)) for day in days})
+
+
+def _day_of_range(context: dg.AssetExecutionContext, compute, day: str) -> Any:
+    try:
+        return compute(day)[0]
+    except DAY_ERRORS as error:
+        context.log.error(f"{day}: {error} (nothing stored for this day; the others go on)")
+        return DayFailed(day, str(error))
 
 
 _REQUIRED = object()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import sys
 from pathlib import Path
@@ -38,7 +39,8 @@ def run_latest(args: argparse.Namespace) -> int:
     # With DAGSTER_HOME set the run is recorded there and shows in the UI afterwards.
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     job = defs.resolve_job_def("similarity_job")
-    result = job.execute_in_process(instance=instance, partition_key=f"{day}", raise_on_error=False)
+    run_config = json.loads(args.config_json) if args.config_json else None
+    result = job.execute_in_process(instance=instance, partition_key=f"{day}", run_config=run_config, raise_on_error=False)
     if not result.success:
         print(f"run {result.run_id} failed; see the logs above or the Dagster UI", file=sys.stderr)
         return 1
@@ -55,6 +57,10 @@ def main_run(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--partition", help="day to build (YYYY-MM-DD); default: the input's latest day")
     parser.add_argument("--demo-clients", type=int, default=20_000, help="clients in generated demo data")
+    parser.add_argument(
+        "--config-json", help='run config as JSON, as `dg launch` takes it, e.g. \'{"ops": {"clusters": {"config": '
+        '{"num_clusters": 10}}}}\''
+    )
     return run_latest(parser.parse_args(argv))
 
 

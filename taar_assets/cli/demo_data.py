@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
         help="whitelisted add-ons (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: %(default)s)")
+    parser.add_argument(
+        "--daily-activity", type=float, default=None,
+        help="at least this share of each client's days have a row, e.g. 0.5 for about 30 rows per client "
+        "in a 90-day window (default: a sparser mix, about 6)",
+    )
     parser.add_argument("--out", default="data/demo", help="output folder (default: %(default)s)")
     return parser
 
@@ -49,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         groups=args.groups,
         whitelist_size=args.whitelist_size,
         seed=args.seed,
+        daily_activity=args.daily_activity,
     )
     try:
         _validate(spec)

@@ -203,6 +203,8 @@ def _build_clients(spec: DemoSpec, groups: _Groups) -> _Clients:
         [rng.uniform(0.7, 1.0, n), rng.beta(2.0, 12.0, n)],
         rng.beta(1.5, 25.0, n),
     ).astype(np.float32)
+    if spec.daily_activity is not None:  # after every draw, so the default data stay the same
+        daily_probability = np.maximum(daily_probability, np.float32(spec.daily_activity))
 
     engagement = np.exp(groups.log_medians[group] + rng.normal(0.0, ENGAGEMENT_SPREAD, size=(n, 5))).astype(np.float32)
     return _Clients(

@@ -16,6 +16,9 @@ class DemoSpec:
     groups: int = 32  # planted taste groups (personas)
     whitelist_size: int = 200
     seed: int = 0
+    # At least this share of the days between a client's first and last day have a row (None:
+    # the default mix, about 6 rows per client in a 90-day window; 0.5 gives about 30).
+    daily_activity: float | None = None
 
 
 def _validate(spec: DemoSpec) -> None:
@@ -23,6 +26,8 @@ def _validate(spec: DemoSpec) -> None:
         value = getattr(spec, name)
         if not isinstance(value, int) or value < minimum:
             raise ValueError(f"DemoSpec.{name} must be an integer >= {minimum}, got {value!r}")
+    if spec.daily_activity is not None and not 0 < spec.daily_activity <= 1:
+        raise ValueError(f"DemoSpec.daily_activity must be in (0, 1] or None, got {spec.daily_activity!r}")
     # A datetime is a date too, but day arithmetic with it would mix in the time of day.
     if spec.end_date is not None and (not isinstance(spec.end_date, dt.date) or isinstance(spec.end_date, dt.datetime)):
         raise ValueError(f"DemoSpec.end_date must be a date or None, got {spec.end_date!r}")

@@ -25,9 +25,28 @@ import dagster as dg
 import pandas as pd
 
 from taar_assets.recommendation.counts import AddonCounts, ClientSplit, Group
+from taar_assets.similarity.features import FEATURES
 from taar_assets.similarity.input_contract import WindowFiles
 from taar_assets.similarity.rules import SampleRule
 from taar_assets.storage import StoredTable
+
+
+FUNNEL = ("rows", "with_client_id", "release", "firefox", "qualifying")
+_CONTINUOUS_SOURCES = tuple(feature.source for feature in FEATURES if feature.kind == "continuous")
+
+
+def input_report(per_file: list[dict[str, Any]]) -> dict[str, Any]:
+    """The samples stage's figures from per-file counts (file, the FUNNEL steps, implausible
+    values per continuous column): `funnel`, rows left after each step of the row rule, and
+    `implausible_values`, the files that had any, with their counts."""
+    return {
+        "funnel": {step: sum(int(row[step]) for row in per_file) for step in FUNNEL},
+        "implausible_values": [
+            {"file": row["file"], **{name: int(row[name]) for name in _CONTINUOUS_SOURCES if row[name]}}
+            for row in per_file
+            if any(row[name] for name in _CONTINUOUS_SOURCES)
+        ],
+    }
 
 
 class StageResult(NamedTuple):
@@ -40,8 +59,7 @@ class Engine(dg.ConfigurableResource):
 
     def samples(self, files: WindowFiles, rule: SampleRule) -> StageResult:
         """Each client's latest qualifying row in `files` (SAMPLE_COLUMNS, sorted by client_id),
-        implausible continuous values read as missing. Stats: `implausible_values`, a list of
-        {file, column: count} for the files that had any."""
+        implausible continuous values read as missing. Stats: `input_report` of the files."""
         raise NotImplementedError
 
     def advance_samples(

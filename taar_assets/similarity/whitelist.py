@@ -32,8 +32,14 @@ def parse_whitelist(text: str, location: str) -> list[str]:
 def load_whitelist(location: str, storage_options: Mapping[str, Any] | None = None) -> list[str]:
     """Read and validate the whitelist at a path or URL (s3:// takes s3fs `storage_options`)."""
     try:
-        with fsspec.open(location, "rt", encoding="utf-8", **(storage_options or {})) as handle:
-            text = handle.read()
+        with fsspec.open(location, "rb", **(storage_options or {})) as handle:
+            data = handle.read()
     except FileNotFoundError as error:
         raise WhitelistError(f"whitelist not found at {location}") from error
+    except IsADirectoryError as error:
+        raise WhitelistError(f"whitelist {location} is a folder, not a JSON file") from error
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise WhitelistError(f"whitelist {location} is not UTF-8 text: byte {error.start} is {data[error.start]:#x}") from error
     return parse_whitelist(text, location)

@@ -191,7 +191,7 @@ def test_graph_shape_snapshot():
         "clusters": ["addons_per_client"],
         "donor_pool": ["addons_per_client", "clusters", "samples"],
         "lr_curves": ["donor_pool"],
-        "similarity_model": ["donor_pool", "lr_curves"],
+        "similarity_model": ["amo_whitelist", "donor_pool", "lr_curves"],
         "addon_metadata": [],
         "candidate_sources": ["addons_per_client", "amo_whitelist", "samples"],
         "install_model": ["addon_metadata", "addons_per_client", "candidate_sources", "donor_pool", "lr_curves", "samples"],
@@ -208,11 +208,11 @@ def test_graph_shape_snapshot():
 def test_every_check_passes_on_a_good_model(settings):
     result = run_similarity(settings, partition_key=DAY)
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 9
+    assert len(evaluations) == 10  # 9 on the model, input_unchanged on the samples
     assert all(e.passed for e in evaluations), [(e.check_name, e.metadata) for e in evaluations if not e.passed]
 
 
-def test_a_failing_blocking_check_stops_the_publish(settings):
+def test_a_failing_check_stops_the_publish(settings):
     instance = dg.DagsterInstance.ephemeral()
     run_similarity(settings, instance=instance, partition_key=DAY)
     published_before = {p.name: p.read_bytes() for p in Path(settings.publish).iterdir()}
@@ -236,6 +236,8 @@ def test_a_failing_blocking_check_stops_the_publish(settings):
     assert [e.check_name for e in failed] == ["addons_whitelisted"]
     assert failed[0].metadata["not_whitelisted"].value == ["not-whitelisted@evil"]
     assert "similarity_model" not in {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    assert f"{DAY}: failed checks: addons_whitelisted" in failure.message
     assert {p.name: p.read_bytes() for p in Path(settings.publish).iterdir()} == published_before
 
 
@@ -269,3 +271,33 @@ def test_original_layout_and_bz2_are_configuration(settings):
     manifest = published(configured, "manifest.json")
     assert manifest["layout"] == "original" and manifest["subsession_unit"] == "hours"
     assert (Path(configured.publish) / "donors.json.2026-11-20.bz2").is_file()
+
+
+def test_when_no_client_qualifies_the_error_says_which_rule_dropped_them(settings, tmp_path):
+    root = tmp_path / "clients_daily"
+    write_day(root, dt.date.fromisoformat(DAY), [row("c1", ["a", "b", "c"], channel="beta"), row("c2", ["a"])])
+    bare = settings.__class__(**{**settings.__dict__, "clients_daily": str(root)})
+    result = run_similarity(bare, partition_key=DAY, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    assert "no client qualifies" in str(failure.message) and "of 2 rows, 2 have a client_id, 1 of those are on the release" in str(failure.message)
+
+
+def test_a_bad_day_of_a_range_fails_alone_and_the_good_days_publish(settings, tmp_path, demo_dataset):
+    import shutil
+
+    root = tmp_path / "clients_daily"
+    shutil.copytree(demo_dataset.clients_daily, root)
+    shutil.rmtree(root / "submission_date_s3=20261119")  # the middle day never arrived
+    broken = settings.__class__(**{**settings.__dict__, "clients_daily": str(root)})
+    result = run_similarity(
+        broken, raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": "2026-11-18", "dagster/asset_partition_range_end": DAY},
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert failure.step_key == "similarity_model"
+    assert "not published: 2026-11-19: its model was not built" in failure.step_failure_data.error.message
+    names = {p.name for p in Path(broken.publish).iterdir()}
+    assert {"donors20261118.json", "donors20261120.json"} <= names and "donors20261119.json" not in names
+    assert published(broken, "manifest.json")["date"] == DAY  # the newest good day

@@ -208,7 +208,7 @@ def test_a_partition_on_spark_passes_every_check_and_keeps_the_provenance(spark,
     result = run_similarity(on_spark, partition_key=f"{DEMO_END}")
     assert result.success
     failed = [(e.check_name, e.metadata) for e in result.get_asset_check_evaluations() if not e.passed]
-    assert len(result.get_asset_check_evaluations()) == 9 and not failed
+    assert len(result.get_asset_check_evaluations()) == 10 and not failed
 
     storage = Path(on_spark.storage)
     for stage in ["samples", "addons_per_client", "clusters"]:

@@ -19,7 +19,7 @@ from taar_assets.engines import Engine
 from taar_assets.io_managers import ArrowTable, OptionalStoredTableInput
 from taar_assets.partitions import WINDOW_DAYS, daily_partitions, for_each_day, on_day, single_run
 from taar_assets.resources import ClientsDailyResource
-from taar_assets.similarity.input_contract import Window
+from taar_assets.similarity.input_contract import InputContractError, Window
 from taar_assets.similarity.rules import SampleRule
 from taar_assets.storage import StoredTable, with_provenance
 
@@ -102,6 +102,8 @@ def samples(
             files = clients_daily.window_files(window, config.require_partition_day, read_days=[window.end])
             result = engine.advance_samples(on_day(previous, yesterday), files, rule, window.start)
             absorbed = {d: fp for d, fp in record["absorbed"].items() if d >= f"{window.start}"} | files.fingerprints
+        if reason and not result.stats["funnel"]["qualifying"]:
+            raise InputContractError(no_client_qualifies(window, rule, result.stats["funnel"]))
         missing_days = [d for d in window.dates() if f"{d}" not in absorbed]
         _warn_about_input(context, day, missing_days, result.stats["implausible_values"])
         mode = f"bootstrap ({reason})" if reason else "incremental"
@@ -119,11 +121,21 @@ def samples(
             "days_read": len(files.days),
             "window": f"{window.start} .. {window.end}",
             "missing_days": len(missing_days),
+            "row_rule": dg.MetadataValue.json(result.stats["funnel"]),
             "implausible_values": dg.MetadataValue.json(result.stats["implausible_values"]),
             "seconds": round(seconds, 2),
         }
 
     return for_each_day(context, compute)
+
+
+def no_client_qualifies(window: Window, rule: SampleRule, funnel: dict[str, int]) -> str:
+    return (
+        f"no client qualifies in the clients_daily window {window.start} .. {window.end}: of {funnel['rows']} rows, "
+        f"{funnel['with_client_id']} have a client_id, {funnel['release']} of those are on the release channel, "
+        f"{funnel['firefox']} of those are Firefox, and {funnel['qualifying']} of those have "
+        f"{rule.min_addons_exclusive + 1} to {rule.max_addons_exclusive - 1} active add-ons"
+    )
 
 
 def _warn_about_input(context, day: str, missing_days: list, implausible: list[dict]) -> None:

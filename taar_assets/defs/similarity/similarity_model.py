@@ -4,7 +4,8 @@ import datetime as dt
 
 import dagster as dg
 
-from taar_assets.io_managers import table_type
+from taar_assets.defs.similarity.checks import failed_checks
+from taar_assets.io_managers import ArrowTable, MissingPartitionError, table_type
 from taar_assets.partitions import daily_partitions, on_day, single_run
 from taar_assets.publishing import ModelPublisher
 from taar_assets.similarity import model_files
@@ -17,19 +18,31 @@ from taar_assets.similarity.lr_curves import LrCurves
     ins={
         "donor_pool": dg.AssetIn(dagster_type=table_type(DonorPool)),
         "lr_curves": dg.AssetIn(dagster_type=table_type(LrCurves)),
+        "amo_whitelist": dg.AssetIn(dagster_type=ArrowTable),
     },
     backfill_policy=single_run,
     retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL),
     kinds={"json", "s3"},
 )
 def similarity_model(
-    context: dg.AssetExecutionContext, publisher: ModelPublisher, donor_pool, lr_curves
+    context: dg.AssetExecutionContext, publisher: ModelPublisher, donor_pool, lr_curves, amo_whitelist
 ) -> dg.MaterializeResult:
-    """donors.json + lr_curves.json (+ manifest.json), as latest and dated archive copies."""
+    """donors.json + lr_curves.json (+ manifest.json), as latest and dated archive copies, for
+    each day whose model passes every check."""
     published: dict[str, list[str]] = {"archive": [], "latest": []}
-    # Days in order, so after a range the latest files are the last day's.
+    not_published: dict[str, str] = {}
+    # Days in order, so after a range the latest files are the newest good day's.
     for day in context.partition_keys:
-        files = model_files.model_documents(day, on_day(donor_pool, day), on_day(lr_curves, day), publisher.layout)
+        try:
+            pool, curves = on_day(donor_pool, day), on_day(lr_curves, day)
+            failed = failed_checks({"donor_pool": pool, "lr_curves": curves, "amo_whitelist": on_day(amo_whitelist, day)})
+        except MissingPartitionError:
+            not_published[day] = "its model was not built (see the run's earlier errors for that day)"
+            continue
+        if failed:
+            not_published[day] = "failed checks: " + "; ".join(f"{name}: {why}" for name, why in failed.items())
+            continue
+        files = model_files.model_documents(day, pool, curves, publisher.layout)
         urls = publisher.publish(dt.date.fromisoformat(day), files)
         published["archive"] += urls["archive"]
         if urls["latest"]:
@@ -37,6 +50,12 @@ def similarity_model(
             published["latest"] = urls["latest"]
         else:
             context.log.info(f"{day}: archived only; the latest files already hold a later day")
+    if not_published:
+        raise dg.Failure(
+            description="not published: " + " | ".join(f"{day}: {why}" for day, why in not_published.items()),
+            metadata={"published_archive": dg.MetadataValue.json(published["archive"])},
+            allow_retries=False,
+        )
     return dg.MaterializeResult(
         metadata={
             "layout": publisher.layout,

@@ -17,20 +17,16 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import Field
 
-from taar_assets.engines import Engine, StageResult
+from taar_assets.engines import Engine, StageResult, input_report
 from taar_assets.engines.local import addons as addons_sql
 from taar_assets.engines.local import queries
 from taar_assets.engines.local import samples as samples_sql
 from taar_assets.engines.local.duckdb_table import DuckDBSettings, DuckDBTable
 from taar_assets.recommendation.counts import AddonCounts, ClientSplit, Group
 from taar_assets.similarity.clustering import bucket_columns, cluster_features, idf_features
-from taar_assets.similarity.features import FEATURES
 from taar_assets.similarity.input_contract import WindowFiles
 from taar_assets.similarity.rules import SampleRule
 from taar_assets.storage import StoredTable
-
-_CONTINUOUS_SOURCES = [feature.source for feature in FEATURES if feature.kind == "continuous"]
-
 
 def _source(table: StoredTable) -> str:
     """What DuckDB reads for a stored table: its file, or the part files of a folder (Spark's)."""
@@ -59,12 +55,9 @@ class LocalEngine(Engine):
 
     # --- stage 1 ------------------------------------------------------------------------------
 
-    def _implausible(self, settings: DuckDBSettings, files: WindowFiles) -> list[dict[str, Any]]:
-        counts = self._fetch(settings, samples_sql.implausible_counts(), {"files": list(files.files)}).to_pylist()
-        return [
-            {"file": files.files[row["file_index"]], **{name: row[name] for name in _CONTINUOUS_SOURCES if row[name]}}
-            for row in counts
-        ]
+    def _input_report(self, settings: DuckDBSettings, files: WindowFiles, rule: SampleRule) -> dict[str, Any]:
+        per_file = self._fetch(settings, samples_sql.input_report(rule), {"files": list(files.files)}).to_pylist()
+        return input_report([{**row, "file": files.files[row.pop("file_index")]} for row in per_file])
 
     def samples(self, files: WindowFiles, rule: SampleRule) -> StageResult:
         settings = self._settings(files=files)
@@ -73,7 +66,7 @@ class LocalEngine(Engine):
             {"files": list(files.files), "file_days": list(files.file_days)},
             settings,
         )
-        return StageResult(table, {"implausible_values": self._implausible(settings, files)})
+        return StageResult(table, self._input_report(settings, files, rule))
 
     def advance_samples(
         self, previous: StoredTable, day: WindowFiles, rule: SampleRule, oldest: dt.date
@@ -83,8 +76,7 @@ class LocalEngine(Engine):
         if day.files:
             params |= {"files": list(day.files), "file_days": list(day.file_days)}
         table = DuckDBTable(samples_sql.advanced_samples(rule, with_day=bool(day.files)), params, settings)
-        implausible = self._implausible(settings, day) if day.files else []
-        return StageResult(table, {"implausible_values": implausible})
+        return StageResult(table, self._input_report(settings, day, rule) if day.files else input_report([]))
 
     # --- stages 2 and 3 -----------------------------------------------------------------------
 

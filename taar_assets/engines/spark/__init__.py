@@ -17,7 +17,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
-from taar_assets.engines import Engine, StageResult
+from taar_assets.engines import Engine, StageResult, input_report
 from taar_assets.recommendation.counts import AddonCounts, ClientSplit, Group
 from taar_assets.similarity.input_contract import WindowFiles
 from taar_assets.similarity.rules import SampleRule
@@ -97,7 +97,7 @@ class SparkEngine(Engine):
         # compute them twice.
         urls = [hadoop_url(path) for path in files.files]
         frame = spark_samples(self.session(), urls, list(files.file_days), rule)
-        return StageResult(SparkTable(frame), {"implausible_values": self._implausible(files)})
+        return StageResult(SparkTable(frame), self._input_report(files, rule))
 
     def advance_samples(
         self, previous: StoredTable, day: WindowFiles, rule: SampleRule, oldest: dt.date
@@ -107,14 +107,14 @@ class SparkEngine(Engine):
         urls = [hadoop_url(path) for path in day.files]
         day_rows = spark_samples(self.session(), urls, list(day.file_days), rule) if urls else None
         frame = spark_advanced_samples(self._read(previous), day_rows, oldest)
-        return StageResult(SparkTable(frame), {"implausible_values": self._implausible(day) if urls else []})
+        return StageResult(SparkTable(frame), self._input_report(day, rule) if urls else input_report([]))
 
-    def _implausible(self, files: WindowFiles) -> list[dict[str, Any]]:
-        from taar_assets.engines.spark.stages import spark_implausible_counts
+    def _input_report(self, files: WindowFiles, rule: SampleRule) -> dict[str, Any]:
+        from taar_assets.engines.spark.stages import spark_input_report
 
-        counts = spark_implausible_counts(self.session(), [hadoop_url(path) for path in files.files])
+        per_file = spark_input_report(self.session(), [hadoop_url(path) for path in files.files], rule)
         original = {hadoop_url(path): path for path in files.files}
-        return [{**count, "file": original[count["file"]]} for count in counts]
+        return input_report([{**row, "file": original[row["file"]]} for row in per_file])
 
     def valid_addons(self, samples: StoredTable, whitelist: frozenset[str], min_valid_exclusive: int) -> StageResult:
         from pyspark.sql import functions as F

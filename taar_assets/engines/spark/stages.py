@@ -89,23 +89,31 @@ def _continuous(feature: Feature) -> Column:
     return F.when(_plausible(value, feature), value).alias(feature.name)
 
 
-def spark_implausible_counts(spark: SparkSession, files: Sequence[str]) -> list[dict]:
-    """Per file of `files` that has any: how many values of each continuous column are NaN,
-    infinite, negative or above the feature's plausible maximum (read as missing)."""
+def spark_input_report(spark: SparkSession, files: Sequence[str], rule: SampleRule) -> list[dict]:
+    """Per file of `files`: how its rows fare against the row rule (rows, with_client_id, release,
+    firefox, qualifying: each step on top of the previous) and how many values of each continuous
+    column are NaN, infinite, negative or above the feature's plausible maximum."""
     continuous = [feature for feature in FEATURES if feature.kind == "continuous"]
-    scan = spark.read.parquet(*files).select(F.input_file_name().alias("input_file"), *[f.source for f in continuous])
-    counts = scan.groupBy("input_file").agg(
-        *[
-            F.count(F.when(F.col(f.source).isNotNull() & ~_plausible(F.col(f.source).cast("double"), f), 1)).alias(f.source)
-            for f in continuous
-        ]
-    )
-    found = [row.asDict() for row in counts.collect() if any(row[f.source] for f in continuous)]
-    path_of = {path.split("://", 1)[-1]: path for path in files}
-    reports = [
-        {"file": path_of[_unescaped_location(row["input_file"])], **{f.source: row[f.source] for f in continuous if row[f.source]}}
-        for row in found
+    steps = [
+        ("with_client_id", F.col("client_id").isNotNull()),
+        ("release", F.col("channel") == RELEASE_CHANNEL),
+        ("firefox", F.col("app_name") == FIREFOX),
+        ("qualifying", F.col("active_addons").isNotNull()
+         & (F.size("active_addons") > int(rule.min_addons_exclusive))
+         & (F.size("active_addons") < int(rule.max_addons_exclusive))),
     ]
+    conditions, funnel = F.lit(True), []
+    for name, condition in steps:
+        conditions = conditions & F.coalesce(condition, F.lit(False))
+        funnel.append(F.count(F.when(conditions, 1)).alias(name))
+    implausible = [
+        F.count(F.when(F.col(f.source).isNotNull() & ~_plausible(F.col(f.source).cast("double"), f), 1)).alias(f.source)
+        for f in continuous
+    ]
+    scan = spark.read.schema(_pruned_schema(spark.read.parquet(files[0]).schema)).parquet(*files)
+    rows = scan.groupBy(F.input_file_name().alias("input_file")).agg(F.count("*").alias("rows"), *funnel, *implausible)
+    path_of = {path.split("://", 1)[-1]: path for path in files}
+    reports = [{**row.asDict(), "file": path_of[_unescaped_location(row["input_file"])]} for row in rows.collect()]
     order = {path: index for index, path in enumerate(files)}
     return sorted(reports, key=lambda report: order[report["file"]])
 

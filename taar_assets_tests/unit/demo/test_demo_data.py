@@ -381,7 +381,7 @@ def test_command_line_help_names_the_command_and_shows_every_default(capsys):
     assert printed.startswith("usage: taar-assets demo-data ")
     text = " ".join(printed.split())  # independent of how argparse wraps the lines
     assert f"--clients CLIENTS number of clients (default: {DemoSpec().clients})" in text
-    options = ["--clients", "--days", "--end-date", "--groups", "--whitelist-size", "--seed", "--out"]
+    options = ["--clients", "--days", "--end-date", "--groups", "--whitelist-size", "--seed", "--daily-activity", "--out"]
     assert text.count("(default: ") == len(options)
 
 

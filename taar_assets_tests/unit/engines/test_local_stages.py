@@ -219,3 +219,12 @@ def test_implausible_values_are_read_as_missing_and_counted_per_file(tmp_path):
     assert table["subsession_hours_sum"].isna().tolist() == [True, True, False, False]
     assert table.loc["c2", "bookmark_count"] != table.loc["c2", "bookmark_count"]  # NaN read as missing
     assert table.loc["c3", "total_uri"] != table.loc["c3", "total_uri"] and table.loc["c4", "subsession_hours_sum"] == 3.5
+
+
+def test_the_row_rule_is_reported_step_by_step(tmp_path):
+    write_day(tmp_path, DAY, [
+        row(None, GUIDS), row("beta", GUIDS, channel="beta"), row("fennec", GUIDS, app_name="Fennec"),
+        row("few", GUIDS[:2]), row("ok", GUIDS),
+    ])
+    result = LocalEngine().samples(find_window_files(str(tmp_path), Window(DAY)), SampleRule())
+    assert result.stats["funnel"] == {"rows": 5, "with_client_id": 4, "release": 3, "firefox": 2, "qualifying": 1}

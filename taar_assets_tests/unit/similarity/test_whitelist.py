@@ -95,9 +95,6 @@ def test_a_missing_file_is_a_whitelist_error(tmp_path):
     assert isinstance(raised.value.__cause__, FileNotFoundError)
 
 
-@pytest.mark.xfail(
-    reason="issue 14: non-UTF-8 whitelist gives a bare UnicodeDecodeError", strict=True, raises=UnicodeDecodeError
-)
 def test_a_file_that_is_not_utf8_is_a_whitelist_error(tmp_path):
     path = tmp_path / "whitelist.json"
     path.write_bytes('["café@example.org"]'.encode("latin-1"))
