@@ -2,11 +2,14 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from taar_assets_tests.support.ui_server import INSTANCE_FILE
 
 PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -14,7 +17,7 @@ BIN = Path(sys.executable).parent
 
 def environment(settings, dagster_home: Path) -> dict[str, str]:
     dagster_home.mkdir(exist_ok=True)
-    (dagster_home / "dagster.yaml").write_text((PROJECT / "dagster.yaml").read_text())
+    shutil.copyfile(INSTANCE_FILE, dagster_home / "dagster.yaml")
     return {
         **os.environ,
         "TAAR_CLIENTS_DAILY": settings.clients_daily,

@@ -1,7 +1,7 @@
 """`dg dev` (webserver + daemon) on 127.0.0.1 for the UI test, and headless system Chromium.
 
 The server runs in its own process group with a temporary DAGSTER_HOME holding a copy of the
-project's dagster.yaml; it is stopped with SIGINT to the whole group (it ignores SIGTERM), then
+project's instance file (deploy/dagster.yaml); it is stopped with SIGINT to the whole group (it ignores SIGTERM), then
 SIGKILL if anything is still alive, so no webserver, daemon, code server or run worker outlives
 the test, even when the test fails.
 """
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[2]
+INSTANCE_FILE = PROJECT / "deploy" / "dagster.yaml"
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 CHROMIUM = "/usr/bin/chromium"
@@ -53,7 +54,7 @@ def free_port() -> int:
 def server_environment(settings, dagster_home: Path) -> dict[str, str]:
     """The environment of `dg dev`: the test's data locations and a fresh DAGSTER_HOME."""
     dagster_home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PROJECT / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copyfile(INSTANCE_FILE, dagster_home / "dagster.yaml")
     # Only the test's configuration: no TAAR_* or S3 endpoint leaking in from the outer shell.
     environment = {
         name: value
