@@ -11,6 +11,7 @@ from taar_assets.recommendation.sources import LOCALE_POPULARITY, CandidateSourc
 
 @dg.asset(
     partitions_def=daily_partitions,
+    deps=["similarity_model"],  # fitted on the day's model once it is published
     ins={
         "samples": dg.AssetIn(dagster_type=ArrowTable, metadata={"columns": ["client_id", "locale"]}),
         "addons_per_client": dg.AssetIn(dagster_type=ArrowTable),
