@@ -51,8 +51,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_environment(settings, dagster_home: Path) -> dict[str, str]:
-    """The environment of `dg dev`: the test's data locations and a fresh DAGSTER_HOME."""
+def server_environment(settings, dagster_home: Path, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of `dg dev`: the test's data locations, a fresh DAGSTER_HOME, then `overrides`."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(INSTANCE_FILE, dagster_home / "dagster.yaml")
     # Only the test's configuration: no TAAR_* or S3 endpoint leaking in from the outer shell.
@@ -73,6 +73,7 @@ def server_environment(settings, dagster_home: Path) -> dict[str, str]:
             # dg warns when the active virtual environment is not the project's.
             "VIRTUAL_ENV": str(BIN.parent),
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            **(overrides or {}),
         }
     )
     return environment
@@ -207,7 +208,9 @@ def _stop(process: subprocess.Popen, grace: float = 30) -> None:
 
 
 @contextlib.contextmanager
-def dagster_dev(settings, dagster_home: Path, log_path: Path, startup_timeout: float = 120) -> Iterator[DagsterServer]:
+def dagster_dev(
+    settings, dagster_home: Path, log_path: Path, startup_timeout: float = 120, environment: Mapping[str, str] | None = None
+) -> Iterator[DagsterServer]:
     """`dg dev -h 127.0.0.1 -p <free port>` from the project root, stopped on exit."""
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,7 +218,7 @@ def dagster_dev(settings, dagster_home: Path, log_path: Path, startup_timeout: f
         process = subprocess.Popen(
             [str(BIN / "dg"), "dev", "-h", HOST, "-p", str(port)],
             cwd=PROJECT,
-            env=server_environment(settings, dagster_home),
+            env=server_environment(settings, dagster_home, environment),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
