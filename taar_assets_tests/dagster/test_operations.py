@@ -108,6 +108,7 @@ def test_the_cron_fallback_skips_a_day_already_built(settings, instance):
         )
         return schedule.evaluate_tick(context)
 
+    assert schedule.cron_schedule == "0 4 * * *"
     assert [request.partition_key for request in tick().run_requests] == [DAY]
     instance.report_runless_asset_event(dg.AssetMaterialization("similarity_model", partition=DAY))
     assert not tick().run_requests and "already built" in tick().skip_message
