@@ -3,6 +3,7 @@ over the day(s) of a run: one partition, or a range in a single run (a backfill)
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import warnings
 from collections.abc import Callable
@@ -76,3 +77,24 @@ def on_day(upstream: Any, day: str, missing: Any = _REQUIRED) -> Any:
     if day not in upstream and missing is not _REQUIRED:
         return missing
     return upstream[day]
+
+
+def fallback_schedule(job: dg.UnresolvedAssetJobDefinition, hour_of_day: int, built: str) -> dg.ScheduleDefinition:
+    """`<job>_schedule`: at `hour_of_day` UTC, the day that just closed, unless `built` (the job's
+    last asset) already has that partition: sensors and automation conditions normally build
+    it as soon as its input is there, and the schedule catches what they missed."""
+
+    @dg.schedule(
+        name=f"{job.name}_schedule",
+        job=job,
+        cron_schedule=f"0 {hour_of_day} * * *",
+        execution_timezone="UTC",
+        description=f"Fallback: builds the day that just closed at {hour_of_day:02d}:00 UTC unless {built} has it.",
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        day = f"{context.scheduled_execution_time.date() - dt.timedelta(days=1)}"
+        if day in context.instance.get_materialized_partitions(dg.AssetKey(built)):
+            return dg.SkipReason(f"{built} {day} is already built")
+        return dg.RunRequest(partition_key=day)
+
+    return _schedule

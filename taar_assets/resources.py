@@ -14,6 +14,12 @@
 | TAAR_SPARK_MASTER         | engine.master (spark-submit's wins)    | local[2]                         |
 | TAAR_SPARK_REMOTE         | engine.remote (Spark Connect sc://...) | unset: use the master            |
 | TAAR_SPARK_CONF           | engine.conf (JSON object of settings)  | {}                               |
+| TAAR_INPUT_DONE_MARKER    | clients_daily.done_marker (***)        | _SUCCESS; empty: no marker       |
+| TAAR_INPUT_QUIET_MINUTES  | clients_daily.quiet_minutes (***)      | 60; empty: marker only           |
+| TAAR_MODEL_MAX_AGE_HOURS  | similarity_model's freshness policy    | 36                               |
+| TAAR_DRIFT_PANEL          | drift_panel.location (JSON-lines)      | the packaged panel               |
+| TAAR_ALERT_WEBHOOK        | alert_webhook.url (run failures)       | unset: no notification           |
+| TAAR_UI_URL               | alert_webhook.ui_url (links to runs)   | unset: no link                   |
 | TAAR_S3_ENDPOINT_URL      | storage_options endpoint_url (*)       | AWS_ENDPOINT_URL, else real AWS  |
 | TAAR_S3_REGION            | storage_options region_name (*)        | AWS_REGION / AWS_DEFAULT_REGION  |
 | AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE | S3 credentials, read by botocore | unset |
@@ -25,13 +31,18 @@ the working directory (the project root when launched with `dg` or `dagster dev`
 (**) LocalEngine or SparkEngine (taar_assets/engines/). The TAAR_SPARK_* variables apply to
 the Spark engine only, which reads and writes s3:// locations as s3a:// through Hadoop: its
 S3 settings (endpoint, credentials provider) go in TAAR_SPARK_CONF as spark.hadoop.fs.s3a.*.
+
+(***) A day of clients_daily is complete, and the sensor starts its partition, when its folder
+holds the marker file or when none of its files changed for the quiet period
+(taar_assets/monitoring/arrival.py). TAAR_MODEL_MAX_AGE_HOURS is read when the definitions load.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +52,9 @@ from taar_assets.engines import Engine
 from taar_assets.engines.local import LocalEngine
 from taar_assets.engines.spark import SparkEngine
 from taar_assets.io_managers import DocumentIOManagerFactory, ParquetIOManagerFactory
+from taar_assets.monitoring.arrival import CompletenessRule, DayStatus, day_statuses, present_days
+from taar_assets.monitoring.notify import failure_notification, post_json
+from taar_assets.monitoring.panel import load_panel
 from taar_assets.recommendation.addon_metadata import AddonMetadata, load_addon_metadata
 from taar_assets.similarity.input_contract import Window, WindowFiles, find_window_files, list_days
 from taar_assets.similarity.whitelist import load_whitelist
@@ -50,6 +64,19 @@ DEMO_ROOT = "data/demo"
 
 def _first_set(environ: Mapping[str, str], *names: str) -> str | None:
     return next((environ[name] for name in names if environ.get(name)), None)
+
+
+def _optional_number(environ: Mapping[str, str], name: str, default: float | None) -> float | None:
+    """A number from the environment; an empty value means "none"."""
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    if not raw.strip():
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
 def _spark_conf(raw: str) -> dict[str, str]:
@@ -78,6 +105,12 @@ class Settings:
     spark_master: str = "local[2]"
     spark_remote: str | None = None
     spark_conf: dict[str, str] = field(default_factory=dict)
+    input_done_marker: str | None = "_SUCCESS"
+    input_quiet_minutes: float | None = 60
+    model_max_age_hours: float = 36
+    drift_panel: str | None = None
+    alert_webhook: str | None = None
+    ui_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -96,6 +129,12 @@ class Settings:
             spark_master=environ.get("TAAR_SPARK_MASTER", "local[2]"),
             spark_remote=environ.get("TAAR_SPARK_REMOTE") or None,
             spark_conf=_spark_conf(environ.get("TAAR_SPARK_CONF", "{}")),
+            input_done_marker=environ.get("TAAR_INPUT_DONE_MARKER", "_SUCCESS") or None,
+            input_quiet_minutes=_optional_number(environ, "TAAR_INPUT_QUIET_MINUTES", 60),
+            model_max_age_hours=_optional_number(environ, "TAAR_MODEL_MAX_AGE_HOURS", 36) or 36,
+            drift_panel=environ.get("TAAR_DRIFT_PANEL") or None,
+            alert_webhook=environ.get("TAAR_ALERT_WEBHOOK") or None,
+            ui_url=environ.get("TAAR_UI_URL") or None,
         )
 
     @property
@@ -115,6 +154,15 @@ class ClientsDailyResource(dg.ConfigurableResource):
     root: str
     whitelist: str
     storage_options: dict[str, Any] = {}  # s3fs options for s3:// locations (endpoint, region)
+    done_marker: str | None = "_SUCCESS"  # a day folder holding it is complete
+    quiet_minutes: float | None = 60  # ... as is one whose files have not changed for this long
+
+    def present_days(self) -> set[dt.date]:
+        return present_days(self.root, self.storage_options)
+
+    def day_statuses(self, days: Iterable[dt.date], now: dt.datetime) -> list[DayStatus]:
+        rule = CompletenessRule(marker=self.done_marker, quiet_minutes=self.quiet_minutes)
+        return day_statuses(self.root, days, rule, now, self.storage_options)
 
     def window_files(self, window: Window, require_end_day: bool, read_days: list | None = None) -> WindowFiles:
         return find_window_files(
@@ -141,6 +189,30 @@ class RecommendationInputs(dg.ConfigurableResource):
         return load_addon_metadata(self.addon_metadata, self.storage_options) if self.addon_metadata else {}
 
 
+class DriftPanel(dg.ConfigurableResource):
+    """The fixed client profiles the drift monitor scores every day (JSON lines)."""
+
+    location: str | None = None  # path or URL; None: the panel shipped in the package
+    storage_options: dict[str, Any] = {}
+
+    def load(self) -> list[dict]:
+        return load_panel(self.location, self.storage_options)
+
+
+class AlertWebhook(dg.ConfigurableResource):
+    """Where run failures are announced: a URL that takes a JSON POST (e.g. a Slack incoming webhook)."""
+
+    url: str | None = None  # None: failures are not announced
+    ui_url: str | None = None  # the Dagster UI's address, for a link to the failed run
+
+    def announce_failure(self, job: str, run_id: str, partition: str | None, error: str) -> bool:
+        """POST the failure; False when no webhook is configured. Raises WebhookError."""
+        if not self.url:
+            return False
+        post_json(self.url, failure_notification(job, run_id, partition, error, self.ui_url))
+        return True
+
+
 def build_engine(settings: Settings) -> Engine:
     if settings.engine == "local":
         return LocalEngine(memory_limit=settings.duckdb_memory_limit)
@@ -158,6 +230,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
             root=settings.clients_daily,
             whitelist=settings.whitelist,
             storage_options=settings.storage_options,
+            done_marker=settings.input_done_marker,
+            quiet_minutes=settings.input_quiet_minutes,
         ),
         "engine": build_engine(settings),
         "io_manager": ParquetIOManagerFactory(base_url=settings.storage, storage_options=settings.storage_options),
@@ -165,6 +239,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "recommendation_inputs": RecommendationInputs(
             addon_metadata=settings.addon_metadata, storage_options=settings.storage_options
         ),
+        "drift_panel": DriftPanel(location=settings.drift_panel, storage_options=settings.storage_options),
+        "alert_webhook": AlertWebhook(url=settings.alert_webhook, ui_url=settings.ui_url),
         "publisher": ModelPublisher(
             location=settings.publish,
             layout=settings.publish_layout,

@@ -66,4 +66,5 @@ def main(argv: list[str] | None = None) -> int:
     print(f"whitelist:     {summary.whitelist}")
     print(f"groups:        {summary.groups}")
     print(f"add-on metadata: {summary.addon_metadata}")
+    print(f"profiles:      {summary.profiles}")
     return 0

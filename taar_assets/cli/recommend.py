@@ -43,10 +43,11 @@ from collections.abc import Iterator
 
 from taar_assets.recommendation.addon_metadata import load_addon_metadata
 from taar_assets.recommendation.install_model import InstallModel
+from taar_assets.recommendation.profiles import profile_from_json
 from taar_assets.recommendation.ranker import RankerConfig
 from taar_assets.recommendation.serving import Recommender, weight
 from taar_assets.recommendation.sources import CandidateSources
-from taar_assets.similarity.model_input import ModelError, validate_profile
+from taar_assets.similarity.model_input import ModelError
 from taar_assets.similarity.recommender import SimilarityModel
 
 # Clients scored together by recommend_batch; the output of a block is printed before the next is read.
@@ -160,7 +161,7 @@ def _blocks(path: str) -> Iterator[list[tuple[str | None, dict]]]:
             if not line.strip():
                 continue
             try:
-                block.append(_client(line))
+                block.append(profile_from_json(line))
             except (TypeError, ValueError) as error:  # ValueError: also ProfileError, JSON and UTF-8 errors
                 if block:
                     yield block
@@ -170,17 +171,6 @@ def _blocks(path: str) -> Iterator[list[tuple[str | None, dict]]]:
                 block = []
     if block:
         yield block
-
-
-def _client(line: bytes) -> tuple[str | None, dict]:
-    profile = json.loads(line)
-    if not isinstance(profile, dict):
-        raise TypeError(f"expected a JSON object, got {type(profile).__name__}")
-    client_id = profile.get("client_id")
-    if client_id is not None and not isinstance(client_id, str):
-        raise TypeError(f"client_id must be a string, got {client_id!r}")
-    validate_profile(profile)
-    return client_id, profile
 
 
 def _print_block(recommender: Recommender, block: list[tuple[str | None, dict]], limit: int) -> None:

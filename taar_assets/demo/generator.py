@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from taar_assets.demo.catalog import _build_catalog, _Catalog
 from taar_assets.demo.entries import _build_entries, _Entries
 from taar_assets.demo.metadata import _addon_metadata
+from taar_assets.demo.profiles import profiles_jsonl, sample_profiles
 from taar_assets.demo.population import _build_clients, _build_groups, _Clients
 from taar_assets.demo.sampling import _rng
 from taar_assets.demo.spec import DemoSpec, _validate
@@ -50,6 +51,11 @@ from taar_assets.similarity.input_contract import ADDON_STRUCT, CLIENTS_DAILY_SC
 from taar_assets.storage import write_bytes_locally_in_place, write_locally_in_place
 
 DAY_FILE_NAME = "part-0.parquet"
+# Written into a day folder once its file is whole, as Spark and most exporters do: the
+# pipeline's sensor starts a day's partition when it appears.
+DONE_MARKER = "_SUCCESS"
+PROFILES_FILE = "profiles.jsonl"
+SAMPLE_PROFILES = 50
 
 # The columns of every day file: the input contract's, plus country, sample_id and
 # profile_age_in_days, which the pipeline does not read; they are there because the real table
@@ -81,6 +87,7 @@ class DemoSummary:
     rows: int
     days: list[dt.date]
     addon_metadata: Path
+    profiles: Path
 
 
 # --- One day ----------------------------------------------------------------------------
@@ -191,12 +198,18 @@ def _write_parquet(table: pa.Table, final: Path) -> None:
     write_locally_in_place(str(final), lambda temporary: pq.write_table(table, temporary))
 
 
+def _write_day(table: pa.Table, folder: Path) -> None:
+    _write_parquet(table, folder / DAY_FILE_NAME)
+    (folder / DONE_MARKER).touch()
+
+
 def _remove_stale_days(clients_daily: Path, keep: set[str]) -> None:
     """Drop day files this generator wrote on an earlier run for days outside the new window."""
     pattern = re.compile(re.escape(DAY_FOLDER_PREFIX) + r"\d{8}")
     for folder in clients_daily.iterdir():
         if folder.is_dir() and pattern.fullmatch(folder.name) and folder.name not in keep:
             (folder / DAY_FILE_NAME).unlink(missing_ok=True)
+            (folder / DONE_MARKER).unlink(missing_ok=True)
             if not any(folder.iterdir()):
                 folder.rmdir()
 
@@ -206,8 +219,10 @@ def write_demo_dataset(out_dir: str | os.PathLike, spec: DemoSpec) -> DemoSummar
 
     Layout: `clients_daily/submission_date_s3=YYYYMMDD/part-0.parquet` for each of the
     `spec.days` days ending on `spec.end_date`, `whitelist.json` (JSON list of GUIDs),
-    `groups.parquet` (client_id, group: the planted truth) and `addon_metadata.json` (a record
-    per whitelisted and non-whitelisted extension, `addon_metadata`'s schema). The clients_daily folder belongs to
+    `groups.parquet` (client_id, group: the planted truth), `addon_metadata.json` (a record
+    per whitelisted and non-whitelisted extension, `addon_metadata`'s schema) and
+    `profiles.jsonl` (50 clients of the last day, the `recommend` command's input). Each day
+    folder gets a `_SUCCESS` marker once its file is written. The clients_daily folder belongs to
     the generator: day files from an earlier run outside the new window are removed.
     """
     _validate(spec)
@@ -245,11 +260,14 @@ def write_demo_dataset(out_dir: str | os.PathLike, spec: DemoSpec) -> DemoSummar
             folder.mkdir(exist_ok=True)
             if pending is not None:
                 pending.result()
-            pending = writer.submit(_write_parquet, table, folder / DAY_FILE_NAME)
+            pending = writer.submit(_write_day, table, folder)
             folders.add(folder.name)
             rows += table.num_rows
         pending.result()
     _remove_stale_days(clients_daily, folders)
+    profiles_path = out / PROFILES_FILE
+    last_day_file = clients_daily / day_folder(dates[-1]) / DAY_FILE_NAME
+    write_bytes_locally_in_place(str(profiles_path), profiles_jsonl(sample_profiles(last_day_file, SAMPLE_PROFILES)))
     return DemoSummary(
         clients_daily=clients_daily,
         whitelist=whitelist_path,
@@ -257,4 +275,5 @@ def write_demo_dataset(out_dir: str | os.PathLike, spec: DemoSpec) -> DemoSummar
         rows=rows,
         days=dates,
         addon_metadata=metadata_path,
+        profiles=profiles_path,
     )

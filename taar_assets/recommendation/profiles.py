@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 
 from taar_assets.similarity.features import FEATURES, PROFILE_FIELDS, Feature
+from taar_assets.similarity.model_input import validate_profile
+
+
+def profile_from_json(line: bytes | str) -> tuple[str | None, dict]:
+    """(client_id, profile) of one JSON-lines profile; ValueError or TypeError (ProfileError
+    among them) naming the problem when it cannot be scored."""
+    profile = json.loads(line)
+    if not isinstance(profile, dict):
+        raise TypeError(f"expected a JSON object, got {type(profile).__name__}")
+    client_id = profile.get("client_id")
+    if client_id is not None and not isinstance(client_id, str):
+        raise TypeError(f"client_id must be a string, got {client_id!r}")
+    validate_profile(profile)
+    return client_id, profile
 
 
 def profiles_from_samples(samples: pd.DataFrame, installed: Sequence[Iterable[str]]) -> list[dict[str, Any]]:

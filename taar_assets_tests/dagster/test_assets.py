@@ -119,15 +119,6 @@ def test_a_range_runs_in_one_run_one_day_at_a_time(settings):
     assert published(settings, "donors20261118.json") != published(settings, "donors20261120.json")
 
 
-def test_schedule_requests_the_day_that_just_closed(settings):
-    defs = build_definitions(build_resources(settings))
-    schedule = defs.resolve_schedule_def("similarity_job_schedule")
-    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 21, 4, 0, tzinfo=dt.timezone.utc))
-    requests = schedule.evaluate_tick(context).run_requests
-    assert [r.partition_key for r in requests] == [DAY]
-    assert schedule.cron_schedule == "0 4 * * *"
-
-
 def test_too_few_clients_for_the_clusters_fails_with_a_clear_error(settings):
     result = run_similarity(
         settings,
@@ -192,13 +183,14 @@ def test_graph_shape_snapshot():
         "donor_pool": ["addons_per_client", "clusters", "samples"],
         "lr_curves": ["donor_pool"],
         "similarity_model": ["amo_whitelist", "donor_pool", "lr_curves"],
-        "addon_metadata": [],
-        "candidate_sources": ["addons_per_client", "amo_whitelist", "samples"],
+        "addon_metadata": ["similarity_model"],
+        "candidate_sources": ["addons_per_client", "amo_whitelist", "samples", "similarity_model"],
         "install_model": ["addon_metadata", "addons_per_client", "candidate_sources", "donor_pool", "lr_curves", "samples"],
         "recommendation_evaluation": [
             "addon_metadata", "addons_per_client", "amo_whitelist", "candidate_sources", "donor_pool",
             "install_model", "lr_curves", "samples",
         ],
+        "model_drift": ["donor_pool", "lr_curves", "similarity_model"],
     }
     similarity = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == "similarity"}
     assert similarity == set(STAGES) | {"similarity_model"}

@@ -1,7 +1,7 @@
 """`dg dev` (webserver + daemon) on 127.0.0.1 for the UI test, and headless system Chromium.
 
 The server runs in its own process group with a temporary DAGSTER_HOME holding a copy of the
-project's dagster.yaml; it is stopped with SIGINT to the whole group (it ignores SIGTERM), then
+project's instance file (deploy/dagster.yaml); it is stopped with SIGINT to the whole group (it ignores SIGTERM), then
 SIGKILL if anything is still alive, so no webserver, daemon, code server or run worker outlives
 the test, even when the test fails.
 """
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[2]
+INSTANCE_FILE = PROJECT / "deploy" / "dagster.yaml"
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 CHROMIUM = "/usr/bin/chromium"
@@ -50,10 +51,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_environment(settings, dagster_home: Path) -> dict[str, str]:
-    """The environment of `dg dev`: the test's data locations and a fresh DAGSTER_HOME."""
+def server_environment(settings, dagster_home: Path, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of `dg dev`: the test's data locations, a fresh DAGSTER_HOME, then `overrides`."""
     dagster_home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PROJECT / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copyfile(INSTANCE_FILE, dagster_home / "dagster.yaml")
     # Only the test's configuration: no TAAR_* or S3 endpoint leaking in from the outer shell.
     environment = {
         name: value
@@ -72,6 +73,7 @@ def server_environment(settings, dagster_home: Path) -> dict[str, str]:
             # dg warns when the active virtual environment is not the project's.
             "VIRTUAL_ENV": str(BIN.parent),
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            **(overrides or {}),
         }
     )
     return environment
@@ -206,7 +208,9 @@ def _stop(process: subprocess.Popen, grace: float = 30) -> None:
 
 
 @contextlib.contextmanager
-def dagster_dev(settings, dagster_home: Path, log_path: Path, startup_timeout: float = 120) -> Iterator[DagsterServer]:
+def dagster_dev(
+    settings, dagster_home: Path, log_path: Path, startup_timeout: float = 120, environment: Mapping[str, str] | None = None
+) -> Iterator[DagsterServer]:
     """`dg dev -h 127.0.0.1 -p <free port>` from the project root, stopped on exit."""
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -214,7 +218,7 @@ def dagster_dev(settings, dagster_home: Path, log_path: Path, startup_timeout: f
         process = subprocess.Popen(
             [str(BIN / "dg"), "dev", "-h", HOST, "-p", str(port)],
             cwd=PROJECT,
-            env=server_environment(settings, dagster_home),
+            env=server_environment(settings, dagster_home, environment),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -10,6 +10,7 @@ from taar_assets.resources import RecommendationInputs
 
 @dg.asset(
     partitions_def=daily_partitions,
+    deps=["similarity_model"],  # fitted on the day's model once it is published
     dagster_type=ArrowTable,
     backfill_policy=single_run,
     kinds={"json", "parquet"},

@@ -12,6 +12,7 @@ from taar_assets.recommendation.sources import LOCALE_POPULARITY, CandidateSourc
 
 @dg.asset(
     partitions_def=daily_partitions,
+    deps=["similarity_model"],  # fitted on the day's model once it is published
     ins={**CLIENT_TABLES, "amo_whitelist": dg.AssetIn(dagster_type=ArrowTable)},
     dagster_type=document_type(CandidateSources),
     io_manager_key="document_io_manager",

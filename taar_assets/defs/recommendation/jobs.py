@@ -1,6 +1,8 @@
-"""The recommendation group's job and its cron schedule."""
+"""The recommendation group's job and its cron fallback."""
 
 import dagster as dg
+
+from taar_assets.partitions import fallback_schedule
 
 recommendation_job = dg.define_asset_job(
     name="recommendation_job",
@@ -8,5 +10,6 @@ recommendation_job = dg.define_asset_job(
     description="Fit the candidate sources and the install model, and evaluate the recommendations of one day.",
 )
 
-# 05:00 UTC, an hour after the model: the evaluation reads the day's donors and curves.
-recommendation_schedule = dg.build_schedule_from_partitioned_job(recommendation_job, hour_of_day=5)
+# The group's automation condition runs it once the day's model is published; at 05:00 UTC this
+# builds the day that just closed if that has not happened.
+recommendation_schedule = fallback_schedule(recommendation_job, hour_of_day=5, built="recommendation_evaluation")

@@ -1,6 +1,8 @@
-"""The similarity group's job and its cron schedule: build and publish the day that just closed."""
+"""The similarity group's job and its cron fallback: build and publish the day that just closed."""
 
 import dagster as dg
+
+from taar_assets.partitions import fallback_schedule
 
 similarity_job = dg.define_asset_job(
     name="similarity_job",
@@ -8,5 +10,6 @@ similarity_job = dg.define_asset_job(
     description="Build and publish the TAAR similarity model for one day.",
 )
 
-# 04:00 UTC, requesting the partition of the day that just closed.
-similarity_schedule = dg.build_schedule_from_partitioned_job(similarity_job, hour_of_day=4)
+# The clients_daily_arrival sensor starts a day when its input is complete; at 04:00 UTC this
+# builds the day that just closed if it has not.
+similarity_schedule = fallback_schedule(similarity_job, hour_of_day=4, built="similarity_model")

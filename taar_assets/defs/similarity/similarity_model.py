@@ -8,6 +8,7 @@ from taar_assets.defs.similarity.checks import failed_checks
 from taar_assets.io_managers import ArrowTable, MissingPartitionError, table_type
 from taar_assets.partitions import daily_partitions, on_day, single_run
 from taar_assets.publishing import ModelPublisher
+from taar_assets.resources import Settings
 from taar_assets.similarity import model_files
 from taar_assets.similarity.donor_profiles import DonorPool
 from taar_assets.similarity.lr_curves import LrCurves
@@ -22,6 +23,8 @@ from taar_assets.similarity.lr_curves import LrCurves
     },
     backfill_policy=single_run,
     retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL),
+    # Older than this, the daemon marks the model as failing its freshness (UI: the asset's page).
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=Settings.from_env().model_max_age_hours)),
     kinds={"json", "s3"},
 )
 def similarity_model(

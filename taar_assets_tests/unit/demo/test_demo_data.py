@@ -123,7 +123,7 @@ def test_layout_one_folder_per_day_ending_on_end_date(dataset):
     folders = sorted(p.name for p in summary.clients_daily.iterdir())
     assert folders == [f"submission_date_s3={day:%Y%m%d}" for day in expected_days]
     for folder in summary.clients_daily.iterdir():
-        assert [p.name for p in folder.iterdir()] == ["part-0.parquet"]  # no temporary files left
+        assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", "part-0.parquet"]  # no temporary files left
     assert summary.rows == table.num_rows
     assert summary.whitelist.name == "whitelist.json" and summary.groups.name == "groups.parquet"
 
