@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 
 from taar_assets.io_managers import LazyPartitions, PartitionedOutput
+from taar_assets.retries import transient_errors_retried
 
 # The first day a model can be built for. Real clients_daily data goes back years; the default
 # keeps the UI's partition list short. Override with TAAR_PARTITIONS_START=YYYY-MM-DD.
@@ -36,14 +37,20 @@ def for_each_day(
     """Run `compute(day) -> (value, metadata)` for the run's day(s).
 
     One day: computed now, metadata attached to the materialisation. A range: each day is
-    computed when the IO manager writes it, so memory holds one day at a time.
+    computed when the IO manager writes it, so memory holds one day at a time. Either way a
+    transient storage error retries the step.
     """
+
+    def computed(day: str) -> tuple[Any, dict[str, Any]]:
+        with transient_errors_retried(context.retry_number):
+            return compute(day)
+
     days = context.partition_keys
     if len(days) == 1:
-        value, metadata = compute(days[0])
+        value, metadata = computed(days[0])
         context.add_output_metadata(metadata)
         return value
-    return PartitionedOutput({day: (lambda day=day: compute(day)[0]) for day in days})
+    return PartitionedOutput({day: (lambda day=day: computed(day)[0]) for day in days})
 
 
 def on_day(upstream: Any, day: str) -> Any:

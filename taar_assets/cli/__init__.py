@@ -39,6 +39,9 @@ def run_latest(args: argparse.Namespace) -> int:
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     job = defs.resolve_job_def("similarity_job")
     result = job.execute_in_process(instance=instance, partition_key=f"{day}", raise_on_error=False)
+    if was_interrupted(result):
+        print(f"run {result.run_id} was stopped (Ctrl-C or SIGTERM); nothing is retried", file=sys.stderr)
+        return 130
     if not result.success:
         print(f"run {result.run_id} failed; see the logs above or the Dagster UI", file=sys.stderr)
         return 1
@@ -47,6 +50,16 @@ def run_latest(args: argparse.Namespace) -> int:
     for name in ("donors.json", "lr_curves.json", "manifest.json", f"donors{day:%Y%m%d}.json"):
         print(f"  {publish_root}/{name}")
     return 0
+
+
+def was_interrupted(result) -> bool:
+    """Whether a step of the run was stopped by Ctrl-C / SIGTERM (Dagster maps SIGTERM to SIGINT)."""
+    return any(
+        event.is_step_failure
+        and event.step_failure_data.error is not None
+        and event.step_failure_data.error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
+        for event in result.all_events
+    )
 
 
 def main_run(argv: list[str] | None = None) -> int:

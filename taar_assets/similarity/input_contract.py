@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from taar_assets.similarity.features import FEATURES
 from taar_assets.similarity.rules import ADDON_FIELDS_READ
-from taar_assets.storage import filesystem, full_path, is_local_filesystem
+from taar_assets.storage import filesystem, full_path, is_local_filesystem, is_transient
 
 DAY_FOLDER_PREFIX = "submission_date_s3="
 
@@ -225,7 +225,9 @@ def validate_schemas(window_files: WindowFiles) -> None:
         try:
             with window_files.filesystem.open(path, "rb") as handle:
                 schema = pq.read_schema(handle)
-        except Exception as error:  # a corrupt or non-parquet file: name it
+        except Exception as error:
+            if is_transient(error):  # the store, not the file: worth a retry
+                raise OSError(f"could not read {path}: {error or type(error).__name__}") from error
             raise InputContractError(f"clients_daily file {path} is not readable parquet: {error}") from error
         problems = _schema_problems(schema)
         if problems:

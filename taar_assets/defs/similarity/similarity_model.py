@@ -7,6 +7,7 @@ import dagster as dg
 from taar_assets.io_managers import table_type
 from taar_assets.partitions import daily_partitions, on_day, single_run
 from taar_assets.publishing import ModelPublisher
+from taar_assets.retries import transient_errors_retried
 from taar_assets.similarity import model_files
 from taar_assets.similarity.donor_profiles import DonorPool
 from taar_assets.similarity.lr_curves import LrCurves
@@ -19,7 +20,6 @@ from taar_assets.similarity.lr_curves import LrCurves
         "lr_curves": dg.AssetIn(dagster_type=table_type(LrCurves)),
     },
     backfill_policy=single_run,
-    retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL),
     kinds={"json", "s3"},
 )
 def similarity_model(
@@ -27,16 +27,20 @@ def similarity_model(
 ) -> dg.MaterializeResult:
     """donors.json + lr_curves.json (+ manifest.json), as latest and dated archive copies."""
     published: dict[str, list[str]] = {"archive": [], "latest": []}
-    # Days in order, so after a range the latest files are the last day's.
-    for day in context.partition_keys:
-        files = model_files.model_documents(day, on_day(donor_pool, day), on_day(lr_curves, day), publisher.layout)
-        urls = publisher.publish(dt.date.fromisoformat(day), files)
-        published["archive"] += urls["archive"]
-        if urls["latest"]:
-            context.log.info(f"{day}: published {', '.join(urls['latest'])}")
-            published["latest"] = urls["latest"]
-        else:
-            context.log.info(f"{day}: archived only; the latest files already hold a later day")
+    with (
+        transient_errors_retried(context.retry_number),
+        publisher.session(context.run_id, log=context.log.warning) as publication,
+    ):
+        # Days in order, so after a range the latest files are the last day's.
+        for day in context.partition_keys:
+            files = model_files.model_documents(day, on_day(donor_pool, day), on_day(lr_curves, day), publisher.layout)
+            urls = publication.publish(dt.date.fromisoformat(day), files)
+            published["archive"] += urls["archive"]
+            if urls["latest"]:
+                context.log.info(f"{day}: published {', '.join(urls['latest'])}")
+                published["latest"] = urls["latest"]
+            else:
+                context.log.info(f"{day}: archived only; the latest files already hold a later day")
     return dg.MaterializeResult(
         metadata={
             "layout": publisher.layout,
