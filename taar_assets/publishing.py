@@ -45,7 +45,6 @@ from taar_assets.similarity.model_files import archive_name, sha256
 from taar_assets.storage import (
     error_code,
     filesystem,
-    full_path,
     get_object,
     is_local_filesystem,
     is_transient,

@@ -30,12 +30,12 @@ clients_daily, io_manager and publisher, used for their s3:// locations (local p
 them). Relative paths are resolved against the working directory (the project root when
 launched with `dg` or `dagster dev` from there).
 
-(***) The whole of one object write or read of the publisher, the IO managers' uploads and the
-leases, every attempt included: a request the store accepts and never answers ends there.
-
 (**) LocalEngine or SparkEngine (taar_assets/engines/). The TAAR_SPARK_* variables apply to
 the Spark engine only, which reads and writes s3:// locations as s3a:// through Hadoop: its
 S3 settings (endpoint, credentials provider) go in TAAR_SPARK_CONF as spark.hadoop.fs.s3a.*.
+
+(***) The whole of one object write or read of the publisher, the IO managers' uploads and the
+leases, every attempt included: a request the store accepts and never answers ends there.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ what readers find when it fails or is stopped anywhere."""
 import bz2
 import errno
 import json
-import os
 import re
 
 import dagster as dg

@@ -7,7 +7,7 @@ import dagster as dg
 
 from taar_assets.io_managers import run_days
 from taar_assets.leases import Lease
-from taar_assets_tests.conftest import run_similarity
+from taar_assets_tests.conftest import first_failure, run_similarity
 
 DAY = "2026-11-20"
 STALE = "0123456789abcdef0123456789abcdef"
@@ -21,8 +21,7 @@ def test_a_run_of_a_day_another_run_holds_fails_naming_it_and_writes_nothing(set
         holder.release()
 
     assert not result.success
-    failure = next(event for event in result.all_events if event.is_failure)
-    message = str(failure.event_specific_data.error)
+    message = first_failure(result)
     assert f"partition {DAY} of {settings.storage} is held by run other-run, pid " in message
     assert "this run stops, so that two runs never mix the stored values of one day" in message
     assert not (Path(settings.storage) / "samples").exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from taar_assets_tests.conftest import run_similarity
+from taar_assets_tests.conftest import first_failure, run_similarity
 from taar_assets_tests.support.fault_proxy import Fault, fault_proxy
 from taar_assets_tests.support.s3_server import REGION
 
@@ -107,8 +107,7 @@ def test_a_second_run_of_a_partition_being_built_fails_and_cannot_mix_the_models
         first.kill()
 
     assert not second.success
-    failure = next(event for event in second.all_events if event.is_failure)
-    message = str(failure.event_specific_data.error)
+    message = first_failure(second)
     assert f"partition {DAY} of s3://{bucket}/storage is held by run " in message
     assert first.returncode == 0, output[-3000:]
     fs = s3.filesystem()

@@ -122,6 +122,22 @@ def test_a_transient_publish_error_retries_the_step(s3, s3_run):
     assert "manifest.json" in objects(s3.filesystem(), f"{bucket}/published")
 
 
+def test_a_transient_read_of_the_input_retries_the_step(s3, s3_run):
+    s3_settings, instance, _ = s3_run
+    with fault_proxy(s3.endpoint_url) as proxy:
+        # S3 throttles the first input file for longer than the client's own retries (as above).
+        proxy.inject(Fault.SLOW_DOWN, r"^GET .*/clients_daily/submission_date_s3=20260823/", times=S3FileSystem.retries)
+        through_proxy = dataclasses.replace(s3_settings, s3_endpoint_url=proxy.url, s3_max_attempts=1)
+        result = run_similarity(
+            through_proxy, instance=instance, partition_key=DAY, asset_selection=[dg.AssetKey("samples")]
+        )
+
+    assert result.success
+    assert len(retries(result)) == 1
+    retry = retries(result)[0].event_specific_data.error
+    assert "could not read s3://" in str(retry) and "submission_date_s3=20260823" in str(retry)
+
+
 def test_a_deterministic_publish_error_is_not_retried(s3_run, monkeypatch):
     s3_settings, instance, _ = s3_run
 

@@ -1,22 +1,20 @@
 """Publishing and reading through a faulty network: the fault-injecting proxy in front of the
 loopback S3 server (resets, lost answers, black holes, outages that start at an exact request)."""
 
-import datetime as dt
 import json
 
 import pytest
 
 from taar_assets.publishing import ModelPublisher, PublishError
 from taar_assets.resources import Settings, build_resources
-from taar_assets.similarity.input_contract import InputContractError, find_window_files, validate_schemas, Window
+from taar_assets.similarity.input_contract import InputContractError, Window, find_window_files, validate_schemas
 from taar_assets.similarity.model_files import sha256
 from taar_assets.similarity.recommender import SimilarityModel
-from taar_assets_tests.support.published import DAY, PREVIOUS_DAY, model_files
+from taar_assets.storage import is_transient
+from taar_assets_tests.support.published import DAY, LATEST, NEXT_DAY, PREVIOUS_DAY, day_of, model_files, published
 from taar_assets_tests.support.fault_proxy import Fault, fault_proxy
 from taar_assets_tests.support.s3_server import REGION
 
-NEXT_DAY = DAY + dt.timedelta(days=1)
-LATEST = ["donors.json", "lr_curves.json", "manifest.json"]
 # Short network time-outs and few attempts, so that a fault outlasts the client's own retries in seconds.
 FAST_NETWORK = {
     "TAAR_S3_CONNECT_TIMEOUT": "1",
@@ -54,21 +52,8 @@ def publisher_through(proxy, bucket: str, **environment) -> ModelPublisher:
 
 
 def stored(s3, bucket: str) -> dict[str, bytes]:
-    """The published objects as they are, read past the proxy (leases aside)."""
-    fs = s3.filesystem()
-    fs.invalidate_cache()
-    prefix = f"{bucket}/similarity/"
-    return {p.removeprefix(prefix): fs.cat_file(p) for p in fs.find(prefix) if "/_leases/" not in p}
-
-
-def day_of(objects: dict[str, bytes], name: str) -> str:
-    """The day a latest object belongs to, by the archive object with the same bytes."""
-    days = [
-        key[len(name) - 5 : len(name) + 3]
-        for key, data in objects.items()
-        if data == objects[name] and key.startswith(name.removesuffix(".json")) and key != name
-    ]
-    return "-".join((days[0][:4], days[0][4:6], days[0][6:])) if days else "?"
+    """The published objects as they are, read past the proxy."""
+    return published(ModelPublisher(location=f"s3://{bucket}/similarity", storage_options=s3.storage_options))
 
 
 def test_an_outage_after_the_first_latest_object_is_completed_by_the_next_publish(s3, proxy):
@@ -170,6 +155,19 @@ def test_a_transient_read_error_is_not_reported_as_a_bad_file(s3, proxy, demo_da
 
     assert not isinstance(raised.value, InputContractError)  # the file is fine: the network was not
     assert f"could not read s3://{bucket}/clients_daily/{day_folder}/" in str(raised.value)
-    from taar_assets.storage import is_transient
-
     assert is_transient(raised.value)
+
+
+def test_a_short_outage_is_ridden_out_by_the_clients_retries(s3, proxy):
+    bucket = s3.create_bucket()
+    publisher = publisher_through(proxy, bucket, TAAR_S3_MAX_ATTEMPTS="4")
+    publisher.publish(PREVIOUS_DAY, model_files(PREVIOUS_DAY))
+
+    # The three requests after the first latest object are reset: each is tried again, and lands.
+    proxy.after(r"^PUT .*/similarity/donors\.json$", lambda: proxy.inject(Fault.RESET, times=3))
+    publisher.publish(DAY, model_files(DAY))
+
+    objects = stored(s3, bucket)
+    assert [day_of(objects, name) for name in LATEST] == [f"{DAY}"] * 3
+    assert "_publishing.json" not in objects
+    assert len([seen for seen in proxy.seen if seen.fault is Fault.RESET]) == 3

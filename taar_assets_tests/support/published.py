@@ -12,7 +12,7 @@ from taar_assets.leases import LEASES_FOLDER
 from taar_assets.publishing import MARKER, ModelPublisher
 from taar_assets.similarity.donor_profiles import DonorPool
 from taar_assets.similarity.lr_curves import LrCurves
-from taar_assets.similarity.model_files import archive_name, model_documents, sha256
+from taar_assets.similarity.model_files import model_documents, sha256
 
 DAY = dt.date(2026, 11, 20)
 PREVIOUS_DAY = DAY - dt.timedelta(days=1)
@@ -100,6 +100,3 @@ def assert_readers_find_one_day_or_the_marker(objects: dict[str, bytes]) -> None
     for name in LATEST:
         assert day_of(objects, name) in (manifest["date"], moving_to), name
 
-
-def archive_names(day: dt.date) -> list[str]:
-    return [archive_name(name, f"{day}") for name in LATEST]
