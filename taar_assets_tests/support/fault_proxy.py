@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import random
 import re
 import socket
 import socketserver
@@ -53,9 +54,13 @@ class Rule:
     fault: Fault
     pattern: re.Pattern[str]  # searched in "METHOD /bucket/key"
     times: int | None  # how many requests it still breaks (None: until removed)
+    chance: float = 1.0  # the share of matching requests it breaks, drawn from `draw`
+    draw: random.Random = field(default_factory=lambda: random.Random(0))
 
     def takes(self, request: Request) -> bool:
-        return (self.times is None or self.times > 0) and bool(self.pattern.search(str(request)))
+        if not ((self.times is None or self.times > 0) and self.pattern.search(str(request))):
+            return False
+        return self.chance >= 1.0 or self.draw.random() < self.chance
 
 
 @dataclass
@@ -112,10 +117,11 @@ class FaultProxy:
 
     # --- rules ------------------------------------------------------------------------------
 
-    def inject(self, fault: Fault, pattern: str = "", times: int | None = None) -> Rule:
+    def inject(self, fault: Fault, pattern: str = "", times: int | None = None, chance: float = 1.0, seed: int = 0) -> Rule:
         """Break requests whose "METHOD /bucket/key" matches `pattern` (a regex; "" is every
-        request) with `fault`, the next `times` of them or until removed."""
-        rule = Rule(fault, re.compile(pattern), times)
+        request) with `fault`: the next `times` of them or until removed, each with probability
+        `chance` (a seeded draw, so a run of faults can be repeated)."""
+        rule = Rule(fault, re.compile(pattern), times, chance, random.Random(seed))
         with self._state.lock:
             self._state.rules.append(rule)
         return rule
