@@ -29,7 +29,7 @@ def similarity_model(
     published: dict[str, list[str]] = {"archive": [], "latest": []}
     with (
         transient_errors_retried(context.retry_number),
-        publisher.session(context.run_id, log=context.log.warning) as publication,
+        publisher.session(context.run.run_id, log=context.log.warning) as publication,
     ):
         # Days in order, so after a range the latest files are the last day's.
         for day in context.partition_keys:
