@@ -11,11 +11,18 @@ The base is a local folder or an `s3://bucket/prefix` URL; switching is configur
 
 Single-run backfills over a range are computed and written one day at a time
 (`PartitionedOutput` / `LazyPartitions`), so a long range never holds every day in memory.
+
+A run holds a lease on each of its days in the storage location for as long as it runs
+(`StoredDays`), so two runs never interleave their writes of one day's values, whatever their
+configuration, process or Dagster instance; the second one fails at once, naming the first.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import functools
+import io
 import json
 import os
 import tempfile
@@ -28,13 +35,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
+from taar_assets.leases import Lease, LeaseHeld
+from taar_assets.retries import transient_errors_retried
 from taar_assets.storage import (
     PROVENANCE_SIDECAR,
     DeferredTable,
     StoredTable,
     count_rows,
     is_local_upath,
+    put_object,
     read_table,
+    remove_temporaries,
     write_bytes_locally_in_place,
     write_locally_in_place,
 )
@@ -118,6 +129,16 @@ class MissingPartitionError(FileNotFoundError):
 
 class ParquetIOManager(dg.UPathIOManager):
     extension = ".parquet"
+    object_timeout: float | None = None  # bounds each upload to an object store, in seconds
+    stored_days: StoredDays | None = None  # the run's leases, checked before each write
+
+    def _upload(self, path: UPath, data: bytes) -> None:
+        if self.stored_days is not None:
+            self.stored_days.check()
+        try:
+            put_object(path.fs, path.path, data, self.object_timeout)
+        except Exception as error:  # s3fs's messages ("The specified bucket does not exist") name no object
+            raise OSError(f"could not write {path}: {error or type(error).__name__}") from error
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
         rows, figures = self._write(obj, path)
@@ -134,16 +155,18 @@ class ParquetIOManager(dg.UPathIOManager):
         else:
             table = value.to_table()
         if is_local_upath(path):
+            if self.stored_days is not None:
+                self.stored_days.check()
             write_locally_in_place(path.path, lambda temporary: pq.write_table(table, temporary))
         else:
             try:
                 if path.is_dir():  # an earlier engine's folder would shadow the file
                     path.fs.rm(path.path, recursive=True)
-                # One object store PUT (or multipart completion) is atomic already.
-                with path.open("wb") as handle:
-                    pq.write_table(table, handle)
-            except OSError as error:  # s3fs's messages ("The specified bucket does not exist") name no object
+            except OSError as error:
                 raise OSError(f"could not write {path}: {error}") from error
+            buffer = io.BytesIO()
+            pq.write_table(table, buffer)
+            self._upload(path, buffer.getvalue())  # one PUT (or multipart completion): atomic already
         return table.num_rows, {}
 
     def _write_deferred(self, value: DeferredTable, path: UPath) -> tuple[int, dict[str, Any]]:
@@ -151,6 +174,8 @@ class ParquetIOManager(dg.UPathIOManager):
         What the engine kept to compute the table is released once it is written."""
         figures: dict[str, Any] = {}
         sidecar = json.dumps(value.provenance)
+        if self.stored_days is not None:
+            self.stored_days.check()
         if is_local_upath(path):
 
             def write(temporary: str) -> None:
@@ -214,7 +239,15 @@ class ParquetIOManager(dg.UPathIOManager):
         if is_local_upath(path):
             super().make_directory(path)
 
+    def load_input(self, context: dg.InputContext) -> Any:
+        with transient_errors_retried(_previous_attempts(context)):
+            return super().load_input(context)
+
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        with transient_errors_retried(_previous_attempts(context)):
+            return self._handle_output(context, obj)
+
+    def _handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if not isinstance(obj, PartitionedOutput):
             return super().handle_output(context, obj)
         paths = self._get_paths_for_partitions(context)
@@ -230,19 +263,105 @@ class ParquetIOManager(dg.UPathIOManager):
         context.add_output_metadata({"rows_per_day": rows, "days": len(rows), "failed_days": failed})
 
 
+def _previous_attempts(context: dg.InputContext | dg.OutputContext) -> int:
+    try:
+        return context.step_context.previous_attempt_count
+    except Exception:  # a context built outside a run (tests) has no step
+        return 0
+
+
 class ParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
     """Parquet files under `base_url` (a folder or s3://bucket/prefix)."""
 
     base_url: str
-    storage_options: dict[str, Any] = {}  # s3fs options for an s3:// base (endpoint, region)
+    storage_options: dict[str, Any] = {}  # s3fs options for an s3:// base (endpoint, region, time-outs)
+    object_timeout: float | None = None  # seconds an upload may take in all (None: the client's own limits)
+    lease_seconds: float | None = None  # hold a lease on each day of the run (None: no lease)
 
     def _base_path(self) -> UPath:
         base = UPath(self.base_url)
         # A local UPath warns about storage options it would ignore anyway.
         return base if is_local_upath(base) else UPath(self.base_url, **self.storage_options)
 
-    def create_io_manager(self, context: dg.InitResourceContext) -> ParquetIOManager:
+    def _io_manager(self) -> ParquetIOManager:
         return ParquetIOManager(base_path=self._base_path())
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> ParquetIOManager:
+        io_manager = self._io_manager()
+        io_manager.object_timeout = self.object_timeout
+        return io_manager
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[ParquetIOManager]:
+        days = run_days(context.run.tags) if context.run is not None and self.lease_seconds else []
+        if not days:
+            yield self.create_io_manager(context)
+            return
+        with StoredDays(self, days, context.run.run_id) as stored_days:
+            io_manager = self.create_io_manager(context)
+            io_manager.stored_days = stored_days
+            yield io_manager
+
+
+def run_days(tags: Mapping[str, str]) -> list[str]:
+    """The partition days a run covers, from its tags: one partition or a range."""
+    if "dagster/partition" in tags:
+        return [tags["dagster/partition"]]
+    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    if not (start and end):
+        return []
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    return [f"{first + dt.timedelta(days=n)}" for n in range((last - first).days + 1)]
+
+
+class StoredDays:
+    """The leases of a run on its days of a storage location, held from the first step to the
+    last; taking them also removes what killed writers of those days left (temporary files)."""
+
+    def __init__(self, factory: ParquetIOManagerFactory, days: list[str], run_id: str):
+        self.base_url = factory.base_url.rstrip("/")
+        self.leases = [
+            Lease(
+                factory.base_url, day, owner=run_id, seconds=factory.lease_seconds,
+                storage_options=factory.storage_options, timeout=factory.object_timeout,
+                holder=f"run {run_id}", description=f"partition {day} of {self.base_url}",
+            )
+            for day in days
+        ]
+
+    def __enter__(self) -> StoredDays:
+        taken: list[Lease] = []
+        try:
+            for lease in self.leases:
+                taken.append(lease.acquire())
+        except LeaseHeld as error:
+            for lease in taken:
+                lease.release()
+            raise LeaseHeld(f"{error}: this run stops, so that two runs never mix the stored values of one day") from None
+        except BaseException:
+            for lease in taken:
+                lease.release()
+            raise
+        self._remove_temporaries()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for lease in self.leases:
+            lease.release()
+
+    def check(self) -> None:
+        for lease in self.leases:
+            lease.check()
+
+    def _remove_temporaries(self) -> None:
+        """Locally: the temporary files of these days in every asset's folder (no other run can
+        be writing them: this run holds the days)."""
+        if "://" in self.base_url or not os.path.isdir(self.base_url):
+            return
+        days = tuple(f"{lease.name}." for lease in self.leases)
+        for entry in os.scandir(self.base_url):
+            if entry.is_dir() and not entry.name.startswith("_"):
+                remove_temporaries(entry.path, of=lambda target: target.startswith(days))
 
 
 class DocumentIOManager(ParquetIOManager):
@@ -257,9 +376,11 @@ class DocumentIOManager(ParquetIOManager):
     def _write(self, value: Any, path: UPath) -> tuple[int, dict[str, Any]]:
         data = value.to_json()
         if is_local_upath(path):
+            if self.stored_days is not None:
+                self.stored_days.check()
             write_bytes_locally_in_place(path.path, data)
         else:
-            path.fs.pipe_file(path.path, data)
+            self._upload(path, data)
         return len(data), {}
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
@@ -273,5 +394,5 @@ class DocumentIOManager(ParquetIOManager):
 class DocumentIOManagerFactory(ParquetIOManagerFactory):
     """JSON documents under `base_url` (a folder or s3://bucket/prefix)."""
 
-    def create_io_manager(self, context: dg.InitResourceContext) -> DocumentIOManager:
+    def _io_manager(self) -> DocumentIOManager:
         return DocumentIOManager(base_path=self._base_path())

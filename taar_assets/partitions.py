@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 
 from taar_assets.io_managers import DayFailed, LazyPartitions, MissingPartitionError, PartitionedOutput
+from taar_assets.retries import transient_errors_retried
 
 # The first day a model can be built for. Real clients_daily data goes back years; the default
 # keeps the UI's partition list short. Override with TAAR_PARTITIONS_START=YYYY-MM-DD.
@@ -42,20 +43,25 @@ def for_each_day(
     """Run `compute(day) -> (value, metadata)` for the run's day(s).
 
     One day: computed now, metadata attached to the materialisation; a day error fails the step
-    without retries (storage errors are left to the retry policy). A range: each day is computed
-    when the IO manager writes it, so memory holds one day at a time, and a day error fails that
-    day alone: nothing is stored for it, the days after it go on (the ones that need it fail too)
-    and the publish step names it.
+    without retries. A range: each day is computed when the IO manager writes it, so memory holds
+    one day at a time, and a day error fails that day alone: nothing is stored for it, the days
+    after it go on (the ones that need it fail too) and the publish step names it. Either way a
+    transient storage error retries the step.
     """
+
+    def computed(day: str) -> tuple[Any, dict[str, Any]]:
+        with transient_errors_retried(context.retry_number):
+            return compute(day)
+
     days = context.partition_keys
     if len(days) == 1:
         try:
-            value, metadata = compute(days[0])
+            value, metadata = computed(days[0])
         except DAY_ERRORS as error:
             raise dg.Failure(description=f"{days[0]}: {error}", allow_retries=False) from error
         context.add_output_metadata(metadata)
         return value
-    return PartitionedOutput({day: (lambda day=day: _day_of_range(context, compute, day)) for day in days})
+    return PartitionedOutput({day: (lambda day=day: _day_of_range(context, computed, day)) for day in days})
 
 
 def _day_of_range(context: dg.AssetExecutionContext, compute, day: str) -> Any:

@@ -22,11 +22,19 @@
 | TAAR_UI_URL               | alert_webhook.ui_url (links to runs)   | unset: no link                   |
 | TAAR_S3_ENDPOINT_URL      | storage_options endpoint_url (*)       | AWS_ENDPOINT_URL, else real AWS  |
 | TAAR_S3_REGION            | storage_options region_name (*)        | AWS_REGION / AWS_DEFAULT_REGION  |
+| TAAR_S3_CONNECT_TIMEOUT   | storage_options connect_timeout (*), s | 5                                |
+| TAAR_S3_READ_TIMEOUT      | storage_options read_timeout (*), s    | 20                               |
+| TAAR_S3_MAX_ATTEMPTS      | storage_options retries (*): attempts  | 3                                |
+| TAAR_OBJECT_TIMEOUT       | one object operation in all (****), s  | 120                              |
+| TAAR_PUBLISH_TIME_LIMIT   | publisher.time_limit: the publish step | 600                              |
+| TAAR_LEASE_SECONDS        | leases of a partition and of publishing| 120                              |
 | AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE | S3 credentials, read by botocore | unset |
 
-(*) s3fs `client_kwargs` in the `storage_options` of clients_daily, io_manager and publisher,
-used for their s3:// locations (local paths ignore them). Relative paths are resolved against
-the working directory (the project root when launched with `dg` or `dagster dev` from there).
+(*) s3fs `client_kwargs` and `config_kwargs` (botocore's connect and read time-outs, and its
+retries: that many attempts per request, "standard" mode) in the `storage_options` of
+clients_daily, io_manager and publisher, used for their s3:// locations (local paths ignore
+them). Relative paths are resolved against the working directory (the project root when
+launched with `dg` or `dagster dev` from there).
 
 (**) LocalEngine or SparkEngine (taar_assets/engines/). The TAAR_SPARK_* variables apply to
 the Spark engine only, which reads and writes s3:// locations as s3a:// through Hadoop: its
@@ -35,6 +43,8 @@ S3 settings (endpoint, credentials provider) go in TAAR_SPARK_CONF as spark.hado
 (***) A day of clients_daily is complete, and the sensor starts its partition, when its folder
 holds the marker file or when none of its files changed for the quiet period
 (taar_assets/monitoring/arrival.py). TAAR_MODEL_MAX_AGE_HOURS is read when the definitions load.
+(****) The whole of one object write or read of the publisher, the IO managers' uploads and the
+leases, every attempt included: a request the store accepts and never answers ends there.
 """
 
 from __future__ import annotations
@@ -77,6 +87,18 @@ def _optional_number(environ: Mapping[str, str], name: str, default: float | Non
         return float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
+def _positive(environ: Mapping[str, str], name: str, default: float, whole: bool = False) -> float:
+    raw = environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        kind = "a whole number" if whole else "a number of seconds"
+        raise ValueError(f"{name} must be {kind} above 0, got {raw!r}")
+    return value
 
 
 def _spark_conf(raw: str) -> dict[str, str]:
@@ -111,6 +133,12 @@ class Settings:
     drift_panel: str | None = None
     alert_webhook: str | None = None
     ui_url: str | None = None
+    s3_connect_timeout: float = 5.0
+    s3_read_timeout: float = 20.0
+    s3_max_attempts: int = 3
+    object_timeout: float = 120.0
+    publish_time_limit: float = 600.0
+    lease_seconds: float = 120.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -135,17 +163,29 @@ class Settings:
             drift_panel=environ.get("TAAR_DRIFT_PANEL") or None,
             alert_webhook=environ.get("TAAR_ALERT_WEBHOOK") or None,
             ui_url=environ.get("TAAR_UI_URL") or None,
+            s3_connect_timeout=_positive(environ, "TAAR_S3_CONNECT_TIMEOUT", 5.0),
+            s3_read_timeout=_positive(environ, "TAAR_S3_READ_TIMEOUT", 20.0),
+            s3_max_attempts=int(_positive(environ, "TAAR_S3_MAX_ATTEMPTS", 3, whole=True)),
+            object_timeout=_positive(environ, "TAAR_OBJECT_TIMEOUT", 120.0),
+            publish_time_limit=_positive(environ, "TAAR_PUBLISH_TIME_LIMIT", 600.0),
+            lease_seconds=_positive(environ, "TAAR_LEASE_SECONDS", 120.0),
         )
 
     @property
     def storage_options(self) -> dict[str, Any]:
-        """s3fs options for every s3:// location; empty when neither endpoint nor region is set."""
+        """s3fs options for every s3:// location: endpoint and region when set, and always the
+        time-outs and retries of every request (botocore's defaults would wait minutes)."""
         client_kwargs = {
             key: value
             for key, value in (("endpoint_url", self.s3_endpoint_url), ("region_name", self.s3_region))
             if value
         }
-        return {"client_kwargs": client_kwargs} if client_kwargs else {}
+        config_kwargs = {
+            "connect_timeout": self.s3_connect_timeout,
+            "read_timeout": self.s3_read_timeout,
+            "retries": {"total_max_attempts": self.s3_max_attempts, "mode": "standard"},
+        }
+        return {"client_kwargs": client_kwargs, "config_kwargs": config_kwargs} if client_kwargs else {"config_kwargs": config_kwargs}
 
 
 class ClientsDailyResource(dg.ConfigurableResource):
@@ -225,6 +265,11 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
     from taar_assets.publishing import ModelPublisher
 
     settings = settings or Settings.from_env()
+    stored_days = {
+        "storage_options": settings.storage_options,
+        "object_timeout": settings.object_timeout,
+        "lease_seconds": settings.lease_seconds,
+    }
     return {
         "clients_daily": ClientsDailyResource(
             root=settings.clients_daily,
@@ -234,8 +279,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
             quiet_minutes=settings.input_quiet_minutes,
         ),
         "engine": build_engine(settings),
-        "io_manager": ParquetIOManagerFactory(base_url=settings.storage, storage_options=settings.storage_options),
-        "document_io_manager": DocumentIOManagerFactory(base_url=settings.storage, storage_options=settings.storage_options),
+        "io_manager": ParquetIOManagerFactory(base_url=settings.storage, **stored_days),
+        "document_io_manager": DocumentIOManagerFactory(base_url=settings.storage, **stored_days),
         "recommendation_inputs": RecommendationInputs(
             addon_metadata=settings.addon_metadata, storage_options=settings.storage_options
         ),
@@ -246,5 +291,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
             layout=settings.publish_layout,
             bz2=settings.publish_bz2,
             storage_options=settings.storage_options,
+            object_timeout=settings.object_timeout,
+            time_limit=settings.publish_time_limit,
+            lease_seconds=settings.lease_seconds,
         ),
     }

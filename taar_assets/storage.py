@@ -3,20 +3,27 @@
 Every location of the pipeline (the input, the intermediate tables, the published model, the
 demo data) is a local path or an object-store URL (``s3://bucket/prefix``); fsspec reads and
 writes both. Locally a file is written beside its target under a hidden temporary name and
-renamed into place; in an object store a single PUT is atomic already.
+renamed into place; in an object store a single PUT is atomic already. Object-store calls
+made here are bounded in time as a whole (every attempt of the client included), and errors
+are told apart: transient ones (network, throttling, 5xx, time-outs) are worth a retry.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import aiohttp
+import botocore.exceptions
 import fsspec
+import fsspec.asyn
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -42,28 +49,6 @@ def full_path(fs: fsspec.AbstractFileSystem, path: str) -> str:
     return path if is_local_filesystem(fs) else fs.unstrip_protocol(path)
 
 
-# What network and object-store clients raise for causes that may pass: a retry can succeed.
-_TRANSIENT_NAMES = frozenset({
-    "EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError",
-    "ClientConnectorError", "ServerDisconnectedError", "ClientOSError", "ClientPayloadError",
-    "ResponseStreamingError", "IncompleteReadError", "ServerTimeoutError", "TransportError",
-})
-_TRANSIENT_CODES = ("SlowDown", "Throttl", "RequestTimeout", "ServiceUnavailable", "InternalError", "503", "500")
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether a storage error may pass (network, timeout, throttling, 5xx), so a retry makes sense."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, (ConnectionError, TimeoutError)) or type(error).__name__ in _TRANSIENT_NAMES:
-            return True
-        if isinstance(error, OSError) and any(code in str(error) for code in _TRANSIENT_CODES):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
-
-
 def hadoop_url(location: str) -> str:
     """A location as Spark (Hadoop) names it: s3:// is s3a://, a local path is absolute."""
     if location.startswith("s3://"):
@@ -71,11 +56,20 @@ def hadoop_url(location: str) -> str:
     return location if "://" in location else os.path.abspath(location)
 
 
+def _temporary_name(target: str) -> str:
+    folder, name = os.path.split(target)
+    return os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+
+
+# What write_locally_in_place leaves behind when its process is killed: the temporary file or
+# folder, and a folder moved aside (`.old`).
+_TEMPORARY = re.compile(r"^\.(?P<target>.+)\.[0-9a-f]{32}\.tmp(\.old)?$")
+
+
 def write_locally_in_place(target: str, write: Callable[[str], None]) -> None:
     """`write(temporary)` beside `target`, then rename it onto `target`: a reader sees the old
     file (or folder) or the new one, never a half-written one."""
-    folder, name = os.path.split(target)
-    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+    temporary = _temporary_name(target)
     try:
         write(temporary)
         _move_into_place(temporary, target)
@@ -89,6 +83,26 @@ def write_bytes_locally_in_place(target: str, data: bytes) -> None:
             handle.write(data)
 
     write_locally_in_place(target, write)
+
+
+def remove_temporaries(folder: str, of: Callable[[str], bool] = lambda target: True) -> list[str]:
+    """Remove the temporary files and folders that killed writers left in a local `folder`
+    (only those whose target name passes `of`); returns the paths removed.
+
+    Only for a caller that owns the folder's targets (a lease): a temporary file of a writer
+    still running would otherwise be taken from under it.
+    """
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed = []
+    for name in sorted(names):
+        match = _TEMPORARY.match(name)
+        if match and of(match["target"]):
+            remove_local(os.path.join(folder, name))
+            removed.append(os.path.join(folder, name))
+    return removed
 
 
 def remove_local(path: str) -> None:
@@ -108,6 +122,126 @@ def _move_into_place(temporary: str, target: str) -> None:
         remove_local(aside)
     else:
         os.replace(temporary, target)
+
+
+# --- Object-store calls: whole, bounded in time, errors told apart ----------------------------
+
+
+def _bounded(fs: fsspec.AbstractFileSystem, timeout: float | None) -> dict[str, Any]:
+    """The keyword that bounds a call of a network filesystem (fsspec's async ones: s3fs,
+    gcsfs) to `timeout` seconds in all, its client's own retries included."""
+    return {"timeout": timeout} if timeout and isinstance(fs, fsspec.asyn.AsyncFileSystem) else {}
+
+
+def put_object(fs: fsspec.AbstractFileSystem, path: str, data: bytes, timeout: float | None = None) -> None:
+    """`data` at `path`, whole: a temporary file renamed into place locally, one PUT otherwise."""
+    if is_local_filesystem(fs):
+        fs.makedirs(os.path.dirname(path), exist_ok=True)
+        write_bytes_locally_in_place(path, data)
+    else:
+        fs.pipe_file(path, data, **_bounded(fs, timeout))
+
+
+def create_object(fs: fsspec.AbstractFileSystem, path: str, data: bytes, timeout: float | None = None) -> None:
+    """`data` at `path` only if nothing is there yet (FileExistsError otherwise), whole, and
+    decided atomically: a hard link locally, a conditional PUT (If-None-Match) otherwise."""
+    if is_local_filesystem(fs):
+        fs.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = _temporary_name(path)
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+            os.link(temporary, path)
+        finally:
+            remove_local(temporary)
+        return
+    try:
+        fs.pipe_file(path, data, mode="create", **_bounded(fs, timeout))
+    except OSError as error:
+        if error_code(error) == "PreconditionFailed":
+            raise FileExistsError(errno.EEXIST, f"{path} exists already") from error
+        raise
+
+
+def get_object(fs: fsspec.AbstractFileSystem, path: str, timeout: float | None = None) -> bytes | None:
+    """The bytes at `path`, None when there is nothing."""
+    try:
+        return fs.cat_file(path, **_bounded(fs, timeout))
+    except FileNotFoundError:
+        return None
+
+
+def remove_object(fs: fsspec.AbstractFileSystem, path: str, timeout: float | None = None) -> None:
+    """Nothing at `path` afterwards (already absent is fine)."""
+    try:
+        fs.rm_file(path, **_bounded(fs, timeout))
+    except FileNotFoundError:
+        pass
+
+
+def list_names(fs: fsspec.AbstractFileSystem, folder: str, timeout: float | None = None) -> list[str]:
+    """The names directly inside `folder`, as the store says now (no cached listing)."""
+    if not is_local_filesystem(fs):
+        fs.invalidate_cache(folder)
+    try:
+        entries = fs.ls(folder, detail=False, **_bounded(fs, timeout))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(entry.rstrip("/").rsplit("/", 1)[-1] for entry in entries)
+
+
+# Errno values of failures a later attempt can fix: s3fs maps 503 SlowDown/ServiceUnavailable to
+# EBUSY and 500 InternalError to EREMOTEIO; the others are the network's.
+_TRANSIENT_ERRNOS = {
+    errno.EBUSY, getattr(errno, "EREMOTEIO", errno.EIO), errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNREFUSED,
+    errno.ECONNABORTED, errno.EPIPE, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EAGAIN,
+}
+# The S3 client's own network errors (connect, read time-outs, closed connections), which are
+# not Python's ConnectionError / TimeoutError.
+_NETWORK_ERRORS = (
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.HTTPClientError,
+    aiohttp.ClientConnectionError,
+    aiohttp.ClientPayloadError,
+)
+# HTTP answers that mean "not now": timeout, throttling, server errors.
+_TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504}
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """`error` and what it was raised from (or, implicitly, while handling)."""
+    chain: list[BaseException] = []
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    return chain
+
+
+def error_code(error: BaseException) -> str | None:
+    """The S3-style error code of an error answer (botocore's ClientError) behind `error`."""
+    for cause in _causes(error):
+        response = getattr(cause, "response", None)
+        if isinstance(response, dict) and "Error" in response:
+            return response["Error"].get("Code")
+    return None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a later attempt may succeed: a time-out, a lost or refused connection, throttling
+    or a server error, anywhere in the error's chain of causes. Everything else (a missing
+    bucket, access denied, a full disk, bad data, a bug) is permanent: retrying would only repeat it.
+    """
+    for cause in _causes(error):
+        if isinstance(cause, (TimeoutError, ConnectionError)):
+            return True
+        if isinstance(cause, OSError) and cause.errno in _TRANSIENT_ERRNOS:
+            return True
+        if isinstance(cause, _NETWORK_ERRORS):
+            return True
+        response = getattr(cause, "response", None)
+        if isinstance(response, dict) and response.get("ResponseMetadata", {}).get("HTTPStatusCode") in _TRANSIENT_STATUSES:
+            return True
+    return False
 
 
 # --- Stored tables ----------------------------------------------------------------------------

@@ -42,6 +42,12 @@ def run_similarity(settings: Settings, instance=None, raise_on_error=True, run_c
     )
 
 
+def first_failure(result) -> str:
+    """The first failure of a run (a step's or the run's own), as text with its causes."""
+    failure = next(event for event in result.all_events if event.is_failure)
+    return str(failure.event_specific_data.error)
+
+
 @pytest.fixture(scope="session")
 def s3():
     """moto's S3 server on 127.0.0.1 for the session, with test credentials in the environment."""

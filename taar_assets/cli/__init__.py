@@ -50,6 +50,9 @@ def run_latest(args: argparse.Namespace) -> int:
         manifest_before = _archived_manifest(settings, day)
         run_config = json.loads(args.config_json) if args.config_json else None
         result = execute_with_progress(defs, "similarity_job", f"{day}", instance, progress, run_config)
+        if was_interrupted(result):
+            print(f"run {result.run_id} was stopped (Ctrl-C or SIGTERM); nothing is retried", file=sys.stderr)
+            return 130
         if not result.success:
             return _failed(result)
         published = progress.metadata.get("similarity_model", {})
@@ -68,6 +71,9 @@ def run_latest(args: argparse.Namespace) -> int:
             return 0
         print(f"building the recommendation group for {day}", flush=True)
         result = execute_with_progress(defs, "recommendation_job", f"{day}", instance, progress)
+        if was_interrupted(result):
+            print(f"run {result.run_id} was stopped (Ctrl-C or SIGTERM); nothing is retried", file=sys.stderr)
+            return 130
         if not result.success:
             return _failed(result)
         print(f"stored for {day}:")
@@ -90,6 +96,16 @@ def _archived_manifest(settings: Settings, day: dt.date) -> bytes | None:
 def _failed(result) -> int:
     print(f"run {result.run_id} failed; the step's error is above, its whole log in the Dagster UI", file=sys.stderr)
     return 1
+
+
+def was_interrupted(result) -> bool:
+    """Whether a step of the run was stopped by Ctrl-C / SIGTERM (Dagster maps SIGTERM to SIGINT)."""
+    return any(
+        event.is_step_failure
+        and event.step_failure_data.error is not None
+        and event.step_failure_data.error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
+        for event in result.all_events
+    )
 
 
 def main_run(argv: list[str] | None = None) -> int:

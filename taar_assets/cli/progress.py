@@ -66,7 +66,11 @@ class StageProgress:
 def stage_progress(defs: dg.Definitions) -> StageProgress:
     graph = defs.resolve_asset_graph()
     return StageProgress(
-        {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
+        {
+            # Its own previous day (the samples state) is not what a stage reads in.
+            key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys if p != key}
+            for key in graph.get_all_asset_keys()
+        }
     )
 
 

@@ -232,7 +232,7 @@ def _checked_footer(fs: fsspec.AbstractFileSystem, path: str) -> int:
             metadata = pq.read_metadata(handle)
     except Exception as error:
         if is_transient(error):
-            raise OSError(f"could not read clients_daily file {path}: {error}") from error  # retried
+            raise OSError(f"could not read {path} (clients_daily): {error or type(error).__name__}") from error
         raise InputContractError(f"clients_daily file {path} is not readable parquet: {error}") from error
     problems = _schema_problems(metadata.schema.to_arrow_schema())
     if problems:

@@ -62,6 +62,11 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def archive_name(name: str, day: str) -> str:
+    """The dated archive copy of a published file: donors.json of 2026-11-20 is donors20261120.json."""
+    return f"{name.removesuffix('.json')}{day.replace('-', '')}.json"
+
+
 def build_manifest(
     *,
     day: str,

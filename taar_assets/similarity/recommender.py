@@ -36,7 +36,7 @@ from taar_assets.similarity.distance import distances_to_one, paired_distances
 from taar_assets.similarity.donor_profiles import DonorPool
 from taar_assets.similarity.features import LAYOUTS, PROFILE_FIELDS
 from taar_assets.similarity.lr_curves import LrCurves
-from taar_assets.similarity.model_files import donor_records
+from taar_assets.similarity.model_files import archive_name, donor_records
 from taar_assets.similarity.model_input import (
     CATEGORICAL_COUNT,
     MANIFEST_FILE,
@@ -134,7 +134,9 @@ class SimilarityModel:
         The manifest's ``layout`` says how donors.json is written; without a manifest it is
         inferred from the donors' keys (geo_city/subsession_length: service; city/
         subsession_hours_sum: original, hours converted to seconds). The manifest's sha256 of
-        each file, where present, must match. Raises ModelError naming the file otherwise.
+        each file, where present, must match; when the latest files do not (a publish is
+        replacing them), the dated archive of the manifest's day is read instead, so the model
+        is always one whole day. Raises ModelError naming the file otherwise.
         """
         location = str(location).rstrip("/")
         fs, base = fsspec.core.url_to_fs(location, **dict(storage_options or {}))
@@ -157,11 +159,29 @@ class SimilarityModel:
         manifest = None
         if manifest_bytes is not None:
             manifest = parsed_json(manifest_bytes, url(MANIFEST_FILE))
-            check_manifest(manifest, documents, url)
+            try:
+                check_manifest(manifest, documents, url)
+            except ModelError as mismatch:
+                documents = cls._archive_of(manifest, read, url, mismatch)
         donors = parsed_json(documents[DONORS_FILE], url(DONORS_FILE))
         curves = parsed_json(documents[CURVES_FILE], url(CURVES_FILE))
         layout = manifest["layout"] if manifest is not None else inferred_layout(donors, url(DONORS_FILE))
         return cls._from_documents(donors, curves, layout, manifest, url(DONORS_FILE), url(CURVES_FILE))
+
+    @staticmethod
+    def _archive_of(manifest, read, url, mismatch: ModelError) -> dict[str, bytes]:
+        """The manifest's day from its dated archive copies, when the latest files do not match
+        the manifest (a publish is replacing them, or stopped while it did): one whole day."""
+        day = str(manifest.get("date", ""))
+        names = {name: archive_name(name, day) for name in (DONORS_FILE, CURVES_FILE)}
+        archived = {name: read(archived_name) for name, archived_name in names.items()}
+        if not day or any(data is None for data in archived.values()):
+            raise mismatch
+        try:
+            check_manifest(manifest, archived, lambda name: url(names.get(name, name)))
+        except ModelError as error:
+            raise ModelError(f"{mismatch}; its archive of {day} does not match either: {error}") from None
+        return archived
 
     @classmethod
     def from_pool(cls, pool: DonorPool, curves: LrCurves) -> SimilarityModel:

@@ -134,13 +134,13 @@ def test_too_few_clients_for_the_clusters_fails_with_a_clear_error(settings):
 
 def test_bad_input_keeps_what_was_published(settings, tmp_path):
     run_similarity(settings, partition_key="2026-11-19")
-    before = {p.name: p.read_bytes() for p in Path(settings.publish).iterdir()}
+    before = {p.name: p.read_bytes() for p in Path(settings.publish).iterdir() if p.is_file()}
 
     broken = settings.__class__(**{**settings.__dict__, "whitelist": str(write_whitelist(tmp_path / "w.json", []))})
     result = run_similarity(broken, partition_key=DAY, raise_on_error=False)
     assert not result.success
     assert "is empty" in result.failure_data_for_node("amo_whitelist").error.cause.message
-    assert {p.name: p.read_bytes() for p in Path(settings.publish).iterdir()} == before
+    assert {p.name: p.read_bytes() for p in Path(settings.publish).iterdir() if p.is_file()} == before
 
 
 def test_missing_partition_day_names_the_partition(settings):
@@ -207,7 +207,7 @@ def test_every_check_passes_on_a_good_model(settings):
 def test_a_failing_check_stops_the_publish(settings):
     instance = dg.DagsterInstance.ephemeral()
     run_similarity(settings, instance=instance, partition_key=DAY)
-    published_before = {p.name: p.read_bytes() for p in Path(settings.publish).iterdir()}
+    published_before = {p.name: p.read_bytes() for p in Path(settings.publish).iterdir() if p.is_file()}
 
     # Tamper with the stored donors: one add-on that is not in the whitelist.
     path = Path(settings.storage) / "donor_pool" / f"{DAY}.parquet"
@@ -230,7 +230,7 @@ def test_a_failing_check_stops_the_publish(settings):
     assert "similarity_model" not in {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
     assert f"{DAY}: failed checks: addons_whitelisted" in failure.message
-    assert {p.name: p.read_bytes() for p in Path(settings.publish).iterdir()} == published_before
+    assert {p.name: p.read_bytes() for p in Path(settings.publish).iterdir() if p.is_file()} == published_before
 
 
 def with_schema_metadata_of(frame, original: pa.Table) -> pa.Table:

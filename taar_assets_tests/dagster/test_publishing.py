@@ -1,32 +1,28 @@
-"""The publisher, in a folder and on S3 (moto's server): layouts, bz2, manifest, order and failures."""
+"""The publisher, in a folder and on S3 (moto's server): layouts, bz2, manifest, order, and
+what readers find when it fails or is stopped anywhere."""
 
 import bz2
-import datetime as dt
 import errno
 import json
 import re
 
-import botocore.exceptions
 import dagster as dg
-import fsspec
-import pandas as pd
 import pytest
-from s3fs.errors import translate_boto_error
 
-from taar_assets.similarity.donor_profiles import DonorPool
-from taar_assets.similarity.lr_curves import LrCurves
-from taar_assets.similarity.model_files import model_documents
-from taar_assets.similarity.model_files import sha256
-from taar_assets.publishing import (
-    ModelPublisher,
-    PublishError,
-    is_permanent,
-    object_names,
+from taar_assets import publishing
+from taar_assets.publishing import MARKER, ModelPublisher, PublishError, object_names
+from taar_assets.similarity.recommender import SimilarityModel
+from taar_assets_tests.support.published import (
+    DAY,
+    NEXT_DAY,
+    PREVIOUS_DAY,
+    assert_consistent,
+    assert_readers_find_one_day_or_the_marker,
+    day_of,
+    latest_of,
+    model_files,
+    published,
 )
-
-DAY = dt.date(2026, 11, 20)
-PREVIOUS_DAY = dt.date(2026, 11, 19)
-LATEST = ["donors.json", "lr_curves.json", "manifest.json"]
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -41,50 +37,6 @@ def location(request, tmp_path) -> tuple[str, dict]:
 def make_publisher(location, **options) -> ModelPublisher:
     url, storage_options = location
     return ModelPublisher(location=url, storage_options=storage_options, **options)
-
-
-def model_files(day: dt.date, layout: str = "service") -> dict[str, bytes]:
-    """The three documents as the asset builds them, from a tiny donor pool that depends on the day."""
-    donors = pd.DataFrame(
-        {
-            "city": ["Paris", "Lyon", "??"],
-            "subsession_hours_sum": [1.5, 2.0, float(day.day)],
-            "locale": ["fr", "fr", "en-US"],
-            "os": ["Linux", "Windows_NT", "Darwin"],
-            "bookmark_count": [10.0, 20.0, 30.0],
-            "tab_open_count": [5.0, 6.0, 7.0],
-            "total_uri": [100.0, 200.0, 300.0],
-            "unique_tlds": [3.0, 4.0, 5.0],
-            "active_addons": [["a@x", "b@x", "c@x"]] * 3,
-            "cluster": [0, 1, 1],
-        }
-    )
-    curves = pd.DataFrame(
-        {"x": [0.0, 0.5, 1.0], "numerator": [0.9, 0.5, 0.1], "denominator": [0.1, 0.5, float(day.day)]}
-    )
-    pool = DonorPool(
-        donors, num_donors=100, k_anonymity=1, significant_digits=2, num_clusters=2, cluster_sizes={0: 1, 1: 2},
-        input_window={"end": f"{day}", "days": 90},
-    )
-    lr = LrCurves(curves, kernel_bandwidth=0.35, num_pdf_points=3, mass_in_range={"numerator": 1.0, "denominator": 1.0})
-    return model_documents(f"{day}", pool, lr, layout)
-
-
-def published(publisher: ModelPublisher) -> dict[str, bytes]:
-    fs, base = fsspec.core.url_to_fs(publisher.location, **publisher.storage_options)
-    return {path.rsplit("/", 1)[-1]: fs.cat_file(path) for path in fs.find(base)}
-
-
-def latest_of(objects: dict[str, bytes]) -> dict[str, bytes]:
-    return {name: data for name, data in objects.items() if name in LATEST or name.endswith(".json.bz2")}
-
-
-def assert_consistent(objects: dict[str, bytes], day: dt.date) -> None:
-    """The latest objects are one day's, and the manifest's checksums are the siblings'."""
-    manifest = json.loads(objects["manifest.json"])
-    assert manifest["date"] == f"{day}"
-    for name in ("donors.json", "lr_curves.json"):
-        assert manifest["files"][name]["sha256"] == sha256(objects[name])
 
 
 @pytest.mark.parametrize("layout", ["service", "original"])
@@ -129,129 +81,129 @@ def test_the_next_day_replaces_latest_and_keeps_the_archive(location):
     assert objects["donors20261119.json"] == model_files(PREVIOUS_DAY)["donors"]
 
 
-def fail_on_write(monkeypatch, failing_calls, error: BaseException | None = None, landed: bool = False):
+
+def fail_on_write(monkeypatch, failing_calls, error: BaseException | None = None, landed: bool = False) -> list[str]:
     """Make the publisher's object writes fail on the given call numbers (1-based); with `landed`,
-    after the object was written (a PUT whose response was lost)."""
-    original_write = ModelPublisher._write
-    calls = []
+    after the object was written (a PUT whose answer was lost). Returns the names written."""
+    original = publishing.put_object
+    calls: list[str] = []
 
-    def write(self, fs, base, name, data):
-        calls.append(name)
+    def put_object(fs, path, data, timeout=None):
+        calls.append(path.rsplit("/", 1)[-1])
         if len(calls) not in failing_calls:
-            return original_write(self, fs, base, name, data)
+            return original(fs, path, data, timeout)
         if landed:
-            original_write(self, fs, base, name, data)
-        raise error or PublishError(f"could not write {self.url(name)}: injected", permanent=False)
+            original(fs, path, data, timeout)
+        raise error or ConnectionResetError(errno.ECONNRESET, "injected")
 
-    monkeypatch.setattr(ModelPublisher, "_write", write)
+    monkeypatch.setattr(publishing, "put_object", put_object)
+    return calls
 
 
 ARCHIVE_WRITES = LATEST_WRITES = 6  # 3 files, each as .json and .bz2
-# The first and the last archive write, then every latest write, failing before the object
-# landed or after it (a PUT whose response was lost).
-FAILURES = [pytest.param(call, False, id=f"archive-{call}") for call in (1, ARCHIVE_WRITES)] + [
-    pytest.param(call, landed, id=f"latest-{call - ARCHIVE_WRITES}-{'landed' if landed else 'lost'}")
-    for call in range(ARCHIVE_WRITES + 1, ARCHIVE_WRITES + LATEST_WRITES + 1)
-    for landed in (False, True)
+MARKER_WRITE = ARCHIVE_WRITES + 1
+# Every write of a publish, failing before its object landed; on S3 also after (a lost answer:
+# a local write that fails has replaced nothing, being a temporary file and then a rename).
+FAILURES = [
+    pytest.param(where, call, landed, id=f"{where}-write-{call}-{'landed' if landed else 'lost'}")
+    for where in ("local", "s3")
+    for call in range(1, MARKER_WRITE + LATEST_WRITES + 1)
+    for landed in ((False, True) if where == "s3" else (False,))
 ]
 
 
-@pytest.mark.parametrize(("failing_call", "landed"), FAILURES)
-def test_a_failure_anywhere_leaves_the_previous_days_latest_objects(location, monkeypatch, failing_call, landed):
+@pytest.mark.parametrize(("location", "failing_call", "landed"), FAILURES, indirect=["location"])
+def test_a_failure_anywhere_leaves_one_day_or_the_marker_and_the_retry_completes_it(
+    location, monkeypatch, failing_call, landed
+):
     publisher = make_publisher(location, bz2=True)
     publisher.publish(PREVIOUS_DAY, model_files(PREVIOUS_DAY))
     before = published(publisher)
 
     fail_on_write(monkeypatch, {failing_call}, landed=landed)
-    with pytest.raises(PublishError, match="injected"):
+    with pytest.raises(PublishError, match="injected") as raised:
         publisher.publish(DAY, model_files(DAY))
+    assert raised.value.transient
 
     after = published(publisher)
-    assert latest_of(after) == latest_of(before)
-    assert_consistent(after, PREVIOUS_DAY)
-    # What else exists is the new day's archive (written first), and it is whole.
-    for name in set(after) - set(before):
-        assert "20261120" in name or "2026-11-20" in name
-    if failing_call > ARCHIVE_WRITES:
-        assert after["donors20261120.json"] == model_files(DAY)["donors"]
-
-
-def test_a_terminated_run_restores_the_latest_objects_too(location, monkeypatch):
-    publisher = make_publisher(location)
-    publisher.publish(PREVIOUS_DAY, model_files(PREVIOUS_DAY))
-    before = published(publisher)
-
-    # Dagster interrupts a terminated run's step with a BaseException, here after donors.json.
-    fail_on_write(monkeypatch, {5}, dg.DagsterExecutionInterruptedError())
-    with pytest.raises(dg.DagsterExecutionInterruptedError):
-        publisher.publish(DAY, model_files(DAY))
-    assert latest_of(published(publisher)) == latest_of(before)
-
-
-@pytest.mark.parametrize("landed", [False, True], ids=["lost", "landed"])
-def test_a_failed_first_publish_leaves_no_latest_object(location, monkeypatch, landed):
-    publisher = make_publisher(location)
-    fail_on_write(monkeypatch, {6}, landed=landed)  # the manifest, after donors.json and lr_curves.json
-    with pytest.raises(PublishError, match="injected"):
-        publisher.publish(DAY, model_files(DAY))
-    assert latest_of(published(publisher)) == {}
-
-
-def test_a_failed_restore_is_reported_and_left_to_the_retry(location, monkeypatch):
-    publisher = make_publisher(location)
-    publisher.publish(PREVIOUS_DAY, model_files(PREVIOUS_DAY))
-    fail_on_write(monkeypatch, {5, 6})  # lr_curves.json, then donors.json's restore
-    with pytest.raises(PublishError, match="may now mix two days, restoring them failed: could not write") as raised:
-        publisher.publish(DAY, model_files(DAY))
-    assert not raised.value.permanent and raised.value.allow_retries
+    assert_readers_find_one_day_or_the_marker(after)
+    assert SimilarityModel.load(*location).manifest["date"] in (f"{PREVIOUS_DAY}", f"{DAY}")
+    if failing_call <= MARKER_WRITE or (failing_call == MARKER_WRITE + 1 and not landed):
+        # Nothing latest was replaced (after a lost answer the publisher asked the store): they
+        # are the previous day's, and the message says so.
+        assert latest_of(after) == latest_of(before)
+        assert str(raised.value).endswith("; the latest objects were not touched")
+        assert (MARKER in after) == (failing_call == MARKER_WRITE and landed)  # a marker is harmless alone
+    else:
+        # donors.json (at least) may be the new day's: the marker says so, and so does the message.
+        assert MARKER in after
+        assert "may already be 2026-11-20's while manifest.json still describes 2026-11-19" in str(raised.value)
 
     monkeypatch.undo()  # the retry
     publisher.publish(DAY, model_files(DAY))
     assert_consistent(published(publisher), DAY)
 
 
+def test_a_stopped_publish_writes_nothing_more_and_the_next_run_completes_it(location, monkeypatch):
+    publisher = make_publisher(location)
+    publisher.publish(PREVIOUS_DAY, model_files(PREVIOUS_DAY))
+
+    # Dagster interrupts a terminated run's step with a BaseException, here during lr_curves.json.
+    calls = fail_on_write(monkeypatch, {6}, dg.DagsterExecutionInterruptedError())
+    with pytest.raises(dg.DagsterExecutionInterruptedError):
+        publisher.publish(DAY, model_files(DAY))
+    assert calls == [
+        "donors20261120.json", "lr_curves20261120.json", "manifest20261120.json", MARKER, "donors.json", "lr_curves.json"
+    ]
+    objects = published(publisher)
+    assert [day_of(objects, name) for name in ("donors.json", "lr_curves.json")] == [f"{DAY}", f"{PREVIOUS_DAY}"]
+    assert_readers_find_one_day_or_the_marker(objects)
+
+    monkeypatch.undo()  # the next run, of the next day: completes the stopped day first
+    publisher.publish(NEXT_DAY, model_files(NEXT_DAY))
+    assert_consistent(published(publisher), NEXT_DAY)
+
+
+@pytest.mark.parametrize(("failing_call", "name"), [(1, "donors20261120.json"), (5, "donors.json")])
+def test_a_full_disk_raises_no_false_alarm(tmp_path, monkeypatch, failing_call, name):
+    publisher = ModelPublisher(location=str(tmp_path / "published"))
+    publisher.publish(PREVIOUS_DAY, model_files(PREVIOUS_DAY))
+    before = published(publisher)
+
+    fail_on_write(monkeypatch, {failing_call}, OSError(errno.ENOSPC, "No space left on device"))
+    with pytest.raises(PublishError) as raised:
+        publisher.publish(DAY, model_files(DAY))
+    assert str(raised.value) == (
+        f"could not write {tmp_path}/published/{name}: [Errno 28] No space left on device; "
+        "the latest objects were not touched"
+    )
+    assert not raised.value.transient  # retrying in 2 s does not free a disk
+    after = published(publisher)
+    assert latest_of(after) == latest_of(before) and MARKER not in after
+
+
 def test_a_missing_bucket_is_a_permanent_error_naming_bucket_and_key(s3):
     publisher = ModelPublisher(location="s3://taar-no-such-bucket/similarity", storage_options=s3.storage_options)
     with pytest.raises(PublishError) as raised:
         publisher.publish(DAY, model_files(DAY))
-    assert str(raised.value) == (
-        "could not write s3://taar-no-such-bucket/similarity/donors20261120.json: The specified bucket does not exist"
-    )
-    assert raised.value.permanent and not raised.value.allow_retries
+    assert str(raised.value).startswith("could not take the lease s3://taar-no-such-bucket/similarity/_leases/publish: ")
+    assert "The specified bucket does not exist" in str(raised.value)
+    assert not raised.value.transient and not raised.value.allow_retries
 
 
 def test_a_local_location_that_cannot_be_a_folder_is_a_permanent_error(tmp_path):
     (tmp_path / "taken").write_text("a file, not a folder")
     publisher = ModelPublisher(location=str(tmp_path / "taken" / "published"))
-    with pytest.raises(PublishError, match=re.escape(f"could not write {tmp_path}/taken/published/")) as raised:
+    with pytest.raises(PublishError, match=re.escape(f"{tmp_path}/taken/published/")) as raised:
         publisher.publish(DAY, model_files(DAY))
-    assert raised.value.permanent
+    assert not raised.value.transient
 
 
-def s3_error(code: str) -> BaseException:
-    """The exception s3fs raises for an S3 error response with this code."""
-    response = {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": 400}}
-    return translate_boto_error(botocore.exceptions.ClientError(response, "PutObject"))
-
-
-@pytest.mark.parametrize(
-    "code", ["NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "ExpiredToken", "InvalidBucketName"]
-)
-def test_s3_errors_a_retry_cannot_fix_are_permanent(code):
-    assert is_permanent(s3_error(code))
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        s3_error("InternalError"),
-        s3_error("SlowDown"),
-        s3_error("ServiceUnavailable"),
-        ConnectionResetError(errno.ECONNRESET, "reset by peer"),
-        TimeoutError("read timed out"),
-        botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:9"),
-    ],
-    ids=repr,
-)
-def test_network_and_server_side_errors_are_transient(error):
-    assert not is_permanent(error)
+def test_a_second_publisher_waits_for_the_first_then_fails_naming_it(location):
+    publisher = make_publisher(location, lease_seconds=0.5)
+    with publisher.session("run first"):
+        with pytest.raises(PublishError, match=r"publishing to .* is held by run first, pid \d+ on ") as raised:
+            publisher.publish(DAY, model_files(DAY), owner="run second")
+    assert not raised.value.transient
+    publisher.publish(DAY, model_files(DAY), owner="run second")  # once the first has finished
+    assert_consistent(published(publisher), DAY)

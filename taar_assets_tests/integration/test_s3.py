@@ -12,9 +12,12 @@ import pytest
 
 from taar_assets.io_managers import ArrowTable, PandasFrame, ParquetIOManagerFactory
 from taar_assets.partitions import daily_partitions
-from taar_assets.publishing import ModelPublisher, PublishError
+from s3fs import S3FileSystem
+
 from taar_assets.resources import Settings
+from taar_assets.similarity import model_files
 from taar_assets_tests.conftest import run_similarity
+from taar_assets_tests.support.fault_proxy import Fault, fault_proxy
 
 DAY = "2026-11-20"
 STAGES = ["amo_whitelist", "samples", "addons_per_client", "clusters", "donor_pool", "lr_curves"]
@@ -61,21 +64,33 @@ def retries(result) -> list:
 
 
 def objects(fs, prefix: str) -> dict[str, bytes]:
-    return {path.rsplit("/", 1)[-1]: fs.cat_file(path) for path in fs.find(prefix)}
+    """The objects under `prefix` by name, leases aside (they say who published, and when)."""
+    return {path.rsplit("/", 1)[-1]: fs.cat_file(path) for path in fs.find(prefix) if "/_leases/" not in path}
 
 
-def test_settings_give_every_s3_location_the_endpoint_and_region(s3):
+def test_settings_give_every_s3_location_the_endpoint_region_and_time_outs(s3):
     environment = {
         "TAAR_S3_ENDPOINT_URL": s3.endpoint_url,
         "AWS_ENDPOINT_URL": "http://elsewhere",
         "AWS_REGION": s3.region,
         "AWS_DEFAULT_REGION": "eu-west-1",
     }
-    assert Settings.from_env(environment).storage_options == s3.storage_options
+    defaults = {"connect_timeout": 5.0, "read_timeout": 20.0, "retries": {"total_max_attempts": 3, "mode": "standard"}}
+    assert Settings.from_env(environment).storage_options == {**s3.storage_options, "config_kwargs": defaults}
     assert Settings.from_env({"AWS_ENDPOINT_URL": "http://a", "AWS_DEFAULT_REGION": "eu-west-1"}).storage_options == {
-        "client_kwargs": {"endpoint_url": "http://a", "region_name": "eu-west-1"}
+        "client_kwargs": {"endpoint_url": "http://a", "region_name": "eu-west-1"},
+        "config_kwargs": defaults,
     }
-    assert Settings.from_env({}).storage_options == {}
+    configured = Settings.from_env(
+        {"TAAR_S3_CONNECT_TIMEOUT": "2", "TAAR_S3_READ_TIMEOUT": "7.5", "TAAR_S3_MAX_ATTEMPTS": "6"}
+    )
+    assert configured.storage_options == {
+        "config_kwargs": {"connect_timeout": 2.0, "read_timeout": 7.5, "retries": {"total_max_attempts": 6, "mode": "standard"}}
+    }
+    with pytest.raises(ValueError, match="TAAR_S3_READ_TIMEOUT must be a number of seconds above 0, got '0'"):
+        Settings.from_env({"TAAR_S3_READ_TIMEOUT": "0"})
+    with pytest.raises(ValueError, match="TAAR_S3_MAX_ATTEMPTS must be a whole number above 0, got '2.5'"):
+        Settings.from_env({"TAAR_S3_MAX_ATTEMPTS": "2.5"})
 
 
 def test_a_partition_on_s3_publishes_what_a_local_run_publishes(s3, s3_run, settings):
@@ -87,29 +102,53 @@ def test_a_partition_on_s3_publishes_what_a_local_run_publishes(s3, s3_run, sett
         assert fs.isfile(f"{bucket}/storage/{stage}/{DAY}.parquet"), stage
 
     assert run_similarity(settings, partition_key=DAY).success
-    local = {path.name: path.read_bytes() for path in Path(settings.publish).iterdir()}
+    local = {path.name: path.read_bytes() for path in Path(settings.publish).iterdir() if path.is_file()}
     assert objects(fs, f"{bucket}/published") == local
     assert {"donors.json", "donors20261120.json", "lr_curves.json", "manifest.json"} <= set(local)
 
 
-def test_a_transient_publish_error_is_retried_by_the_retry_policy(s3, s3_run, monkeypatch):
+def test_a_transient_publish_error_retries_the_step(s3, s3_run):
     s3_settings, instance, _ = s3_run
     bucket = s3.create_bucket()
-    original_write = ModelPublisher._write
-    failed = []
+    with fault_proxy(s3.endpoint_url) as proxy:
+        # S3 throttles the first archive object for longer than the client's own retries (s3fs's
+        # five tries, one botocore attempt each): the step fails once, then its retry publishes.
+        proxy.inject(Fault.SLOW_DOWN, r"^PUT .*/donors20261120\.json$", times=S3FileSystem.retries)
+        through_proxy = dataclasses.replace(s3_settings, s3_endpoint_url=proxy.url, s3_max_attempts=1)
+        result = publish_model_only(through_proxy, instance, f"s3://{bucket}/published")
 
-    def write_failing_once(self, fs, base, name, data):
-        if not failed:
-            failed.append(name)
-            raise PublishError(f"could not write {self.url(name)}: SlowDown", permanent=False)
-        original_write(self, fs, base, name, data)
-
-    monkeypatch.setattr(ModelPublisher, "_write", write_failing_once)
-    result = publish_model_only(s3_settings, instance, f"s3://{bucket}/published")
-
-    assert result.success and failed == ["donors20261120.json"]
+    assert result.success
     assert len(retries(result)) == 1
     assert "manifest.json" in objects(s3.filesystem(), f"{bucket}/published")
+
+
+def test_a_transient_read_of_the_input_retries_the_step(s3, s3_run):
+    s3_settings, instance, _ = s3_run
+    with fault_proxy(s3.endpoint_url) as proxy:
+        # S3 throttles the first input file for longer than the client's own retries (as above).
+        proxy.inject(Fault.SLOW_DOWN, r"^GET .*/clients_daily/submission_date_s3=20260823/", times=S3FileSystem.retries)
+        through_proxy = dataclasses.replace(s3_settings, s3_endpoint_url=proxy.url, s3_max_attempts=1)
+        result = run_similarity(
+            through_proxy, instance=instance, partition_key=DAY, asset_selection=[dg.AssetKey("samples")]
+        )
+
+    assert result.success
+    assert len(retries(result)) == 1
+    retry = retries(result)[0].event_specific_data.error
+    assert "could not read s3://" in str(retry) and "submission_date_s3=20260823" in str(retry)
+
+
+def test_a_deterministic_publish_error_is_not_retried(s3_run, monkeypatch):
+    s3_settings, instance, _ = s3_run
+
+    def overflow(*args, **kwargs):
+        raise OverflowError("(34, 'Numerical result out of range')")
+
+    monkeypatch.setattr(model_files, "model_documents", overflow)
+    result = publish_model_only(s3_settings, instance, f"{s3_settings.publish}-overflow", raise_on_error=False)
+
+    assert not result.success and not retries(result)
+    assert "Numerical result out of range" in str(result.failure_data_for_node("similarity_model").error)
 
 
 def test_a_missing_bucket_fails_at_once_naming_bucket_and_key(s3_run):
@@ -118,7 +157,7 @@ def test_a_missing_bucket_fails_at_once_naming_bucket_and_key(s3_run):
 
     assert not result.success and not retries(result)
     message = result.failure_data_for_node("similarity_model").error.message
-    assert f"could not write s3://{MISSING_BUCKET}/similarity/donors20261120.json" in message
+    assert f"could not take the lease s3://{MISSING_BUCKET}/similarity/_leases/publish" in message
     assert "bucket does not exist" in message
 
 

@@ -55,7 +55,7 @@ def incremental_and_full(
 
     from taar_assets.similarity.input_contract import Window, find_window_files
 
-    pairs, previous = [], None
+    pairs, previous, previous_day = [], None, None
     for day in days:
         window = Window(day, window_days)
         files = find_window_files(str(root), window, require_end_day=False)
