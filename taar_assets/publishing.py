@@ -22,7 +22,6 @@ from __future__ import annotations
 import bz2
 import contextlib
 import datetime as dt
-import errno
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -32,16 +31,9 @@ import dagster as dg
 import fsspec
 
 from taar_assets.io_managers import write_bytes_locally_in_place
+from taar_assets.storage import is_permanent_error as is_permanent
 
 MODEL_FILES = ("donors", "lr_curves", "manifest")  # "latest" is written in this order, manifest last
-
-# What s3fs turns S3's error codes into for causes a retry cannot fix: NoSuchBucket -> FileNotFoundError,
-# AccessDenied / InvalidAccessKeyId / ExpiredToken -> PermissionError, malformed requests -> EINVAL.
-PERMANENT_ERRORS = (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError)
-
-
-def is_permanent(error: BaseException) -> bool:
-    return isinstance(error, PERMANENT_ERRORS) or (isinstance(error, OSError) and error.errno == errno.EINVAL)
 
 
 class PublishError(dg.Failure):
@@ -82,12 +74,12 @@ def _manifest_day(manifest: bytes | None) -> str:
 
 
 class ModelPublisher(dg.ConfigurableResource):
-    """Where and how the model is published: `location` is a folder or s3://bucket/prefix."""
+    """Where and how the model is published: `location` is a folder, s3://bucket/prefix or gs://bucket/prefix."""
 
     location: str
     layout: Literal["service", "original"] = "service"
     bz2: bool = False
-    storage_options: dict[str, Any] = {}  # s3fs options for an s3:// location (endpoint, region)
+    storage_options: dict[str, Any] = {}  # fsspec options for the location's object store (endpoint, credentials)
 
     def url(self, name: str) -> str:
         return f"{self.location.rstrip('/')}/{name}"

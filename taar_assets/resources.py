@@ -17,10 +17,12 @@
 | TAAR_S3_ENDPOINT_URL      | storage_options endpoint_url (*)       | AWS_ENDPOINT_URL, else real AWS  |
 | TAAR_S3_REGION            | storage_options region_name (*)        | AWS_REGION / AWS_DEFAULT_REGION  |
 | AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE | S3 credentials, read by botocore | unset |
+| STORAGE_EMULATOR_HOST     | gs:// goes to this GCS emulator, anonymously (*) | unset: real GCS, Google's default credentials |
 
-(*) s3fs `client_kwargs` in the `storage_options` of clients_daily, io_manager and publisher,
-used for their s3:// locations (local paths ignore them). Relative paths are resolved against
-the working directory (the project root when launched with `dg` or `dagster dev` from there).
+(*) Each location gets the options of its own protocol (`Settings.storage_options_for`): s3fs
+`client_kwargs` for s3://, gcsfs `token` for gs://, none for a local path. Relative paths are
+resolved against the working directory (the project root when launched with `dg` or `dagster
+dev` from there).
 
 (**) LocalEngine or SparkEngine (taar_assets/engines/). The TAAR_SPARK_* variables apply to
 the Spark engine only, which reads and writes s3:// locations as s3a:// through Hadoop: its
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
+from fsspec.core import split_protocol
 
 from taar_assets.engines import Engine
 from taar_assets.engines.local import LocalEngine
@@ -78,6 +81,7 @@ class Settings:
     spark_master: str = "local[2]"
     spark_remote: str | None = None
     spark_conf: dict[str, str] = field(default_factory=dict)
+    gcs_emulator_host: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -96,17 +100,30 @@ class Settings:
             spark_master=environ.get("TAAR_SPARK_MASTER", "local[2]"),
             spark_remote=environ.get("TAAR_SPARK_REMOTE") or None,
             spark_conf=_spark_conf(environ.get("TAAR_SPARK_CONF", "{}")),
+            gcs_emulator_host=environ.get("STORAGE_EMULATOR_HOST") or None,
         )
 
-    @property
-    def storage_options(self) -> dict[str, Any]:
-        """s3fs options for every s3:// location; empty when neither endpoint nor region is set."""
-        client_kwargs = {
-            key: value
-            for key, value in (("endpoint_url", self.s3_endpoint_url), ("region_name", self.s3_region))
-            if value
-        }
-        return {"client_kwargs": client_kwargs} if client_kwargs else {}
+    def storage_options_for(self, location: str) -> dict[str, Any]:
+        """The fsspec options of `location`'s protocol: s3fs's endpoint and region for s3://
+        (none when unset), gcsfs's credentials for gs://, none for a local path."""
+        protocol = split_protocol(location)[0]
+        if protocol == "s3":
+            client_kwargs = {
+                key: value
+                for key, value in (("endpoint_url", self.s3_endpoint_url), ("region_name", self.s3_region))
+                if value
+            }
+            return {"client_kwargs": client_kwargs} if client_kwargs else {}
+        if protocol in ("gs", "gcs"):
+            if not self.gcs_emulator_host:
+                return {"token": "google_default"}  # fails at once, not anonymously, without credentials
+            # gcsfs and google-cloud-storage find the emulator through STORAGE_EMULATOR_HOST itself.
+            # gcsfs's experimental zonal-bucket support asks the bucket's type over gRPC, which
+            # emulators do not serve (each call would wait for a 60 s timeout); it is chosen when
+            # gcsfs is first imported, which happens after this, when a gs:// location is opened.
+            os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+            return {"token": "anon"}
+        return {}
 
 
 class ClientsDailyResource(dg.ConfigurableResource):
@@ -114,7 +131,8 @@ class ClientsDailyResource(dg.ConfigurableResource):
 
     root: str
     whitelist: str
-    storage_options: dict[str, Any] = {}  # s3fs options for s3:// locations (endpoint, region)
+    storage_options: dict[str, Any] = {}  # fsspec options for the root's object store (endpoint, credentials)
+    whitelist_storage_options: dict[str, Any] = {}  # the same for the whitelist's
 
     def window_files(self, window: Window, require_end_day: bool) -> WindowFiles:
         return find_window_files(
@@ -122,7 +140,7 @@ class ClientsDailyResource(dg.ConfigurableResource):
         )
 
     def load_whitelist(self) -> list[str]:
-        return load_whitelist(self.whitelist, self.storage_options)
+        return load_whitelist(self.whitelist, self.whitelist_storage_options)
 
 
 class RecommendationInputs(dg.ConfigurableResource):
@@ -148,22 +166,25 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
     from taar_assets.publishing import ModelPublisher
 
     settings = settings or Settings.from_env()
+    storage_options = settings.storage_options_for(settings.storage)
     return {
         "clients_daily": ClientsDailyResource(
             root=settings.clients_daily,
             whitelist=settings.whitelist,
-            storage_options=settings.storage_options,
+            storage_options=settings.storage_options_for(settings.clients_daily),
+            whitelist_storage_options=settings.storage_options_for(settings.whitelist),
         ),
         "engine": build_engine(settings),
-        "io_manager": ParquetIOManagerFactory(base_url=settings.storage, storage_options=settings.storage_options),
-        "document_io_manager": DocumentIOManagerFactory(base_url=settings.storage, storage_options=settings.storage_options),
+        "io_manager": ParquetIOManagerFactory(base_url=settings.storage, storage_options=storage_options),
+        "document_io_manager": DocumentIOManagerFactory(base_url=settings.storage, storage_options=storage_options),
         "recommendation_inputs": RecommendationInputs(
-            addon_metadata=settings.addon_metadata, storage_options=settings.storage_options
+            addon_metadata=settings.addon_metadata,
+            storage_options=settings.storage_options_for(settings.addon_metadata or ""),
         ),
         "publisher": ModelPublisher(
             location=settings.publish,
             layout=settings.publish_layout,
             bz2=settings.publish_bz2,
-            storage_options=settings.storage_options,
+            storage_options=settings.storage_options_for(settings.publish),
         ),
     }

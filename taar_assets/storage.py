@@ -1,13 +1,14 @@
 """Where files live, and writing them so that no reader ever sees one half-written (no Dagster).
 
 Every location of the pipeline (the input, the intermediate tables, the published model, the
-demo data) is a local path or an object-store URL (``s3://bucket/prefix``); fsspec reads and
-writes both. Locally a file is written beside its target under a hidden temporary name and
+demo data) is a local path or an object-store URL (``s3://bucket/prefix``, ``gs://bucket/prefix``);
+fsspec reads and writes them all. Locally a file is written beside its target under a hidden temporary name and
 renamed into place; in an object store a single PUT is atomic already.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -37,8 +38,38 @@ def filesystem(location: str, storage_options: Mapping[str, Any] | None = None) 
     return fs, path.rstrip("/")
 
 
+# What s3fs turns S3's error codes into for causes a retry cannot fix: NoSuchBucket -> FileNotFoundError,
+# AccessDenied / InvalidAccessKeyId / ExpiredToken -> PermissionError, malformed requests -> EINVAL.
+# gcsfs raises FileNotFoundError for 404 too.
+PERMANENT_ERRORS = (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError)
+# HTTP client errors a retry can cure: request timeout, too many requests.
+_RETRYABLE_CLIENT_ERRORS = (408, 429)
+
+
+def is_permanent_error(error: BaseException) -> bool:
+    """Whether an object store's error has a cause a retry cannot fix (missing bucket, access
+    denied, malformed request), for local folders, S3 (s3fs) and GCS (gcsfs)."""
+    if isinstance(error, PERMANENT_ERRORS) or (isinstance(error, OSError) and error.errno == errno.EINVAL):
+        return True
+    # gcsfs (not imported here: importing it decides its filesystem class, see resources.py) raises
+    # a bare OSError("Forbidden: ...") for 403, ValueError("Bad Request: ...") for a 400 naming an
+    # invalid request, and its HttpError carrying the status `code` for the other HTTP errors.
+    message = str(error)
+    if (isinstance(error, OSError) and message.startswith("Forbidden")) or (
+        isinstance(error, ValueError) and message.startswith("Bad Request")
+    ):
+        return True
+    code = getattr(error, "code", None)
+    return (
+        type(error).__module__.startswith("gcsfs")
+        and isinstance(code, int)
+        and 400 <= code < 500
+        and code not in _RETRYABLE_CLIENT_ERRORS
+    )
+
+
 def full_path(fs: fsspec.AbstractFileSystem, path: str) -> str:
-    """A path as the user names it: plain when local, with its protocol (s3://...) otherwise."""
+    """A path as the user names it: plain when local, with its protocol (s3://, gs://) otherwise."""
     return path if is_local_filesystem(fs) else fs.unstrip_protocol(path)
 
 

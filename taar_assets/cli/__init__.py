@@ -33,7 +33,7 @@ def run_latest(args: argparse.Namespace) -> int:
     if args.partition:
         day = dt.date.fromisoformat(args.partition)
     else:
-        day = latest_day(settings.clients_daily, settings.storage_options)
+        day = latest_day(settings.clients_daily, settings.storage_options_for(settings.clients_daily))
     print(f"building the similarity model for {day} from {settings.clients_daily}", flush=True)
     # With DAGSTER_HOME set the run is recorded there and shows in the UI afterwards.
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()

@@ -1,4 +1,4 @@
-"""The publisher, in a folder and on S3 (moto's server): layouts, bz2, manifest, order and failures."""
+"""The publisher, in a folder, on S3 (moto's server) and on GCS (an emulator): layouts, bz2, manifest, order and failures."""
 
 import bz2
 import datetime as dt
@@ -17,6 +17,7 @@ from taar_assets.similarity.donor_profiles import DonorPool
 from taar_assets.similarity.lr_curves import LrCurves
 from taar_assets.similarity.model_files import model_documents
 from taar_assets.similarity.model_files import sha256
+from taar_assets.resources import Settings
 from taar_assets.publishing import (
     ModelPublisher,
     PublishError,
@@ -29,11 +30,15 @@ PREVIOUS_DAY = dt.date(2026, 11, 19)
 LATEST = ["donors.json", "lr_curves.json", "manifest.json"]
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "gcs"])
 def location(request, tmp_path) -> tuple[str, dict]:
-    """(location, storage_options): a folder, or a prefix in a fresh bucket on the local S3 server."""
+    """(location, storage_options): a folder, or a prefix in a fresh bucket on the local S3 server
+    or the GCS emulator (with the options Settings gives gs:// when STORAGE_EMULATOR_HOST is set)."""
     if request.param == "local":
         return str(tmp_path / "published"), {}
+    if request.param == "gcs":
+        url = f"gs://{request.getfixturevalue('gcs_bucket')}/taar/similarity"
+        return url, Settings.from_env().storage_options_for(url)
     s3 = request.getfixturevalue("s3")
     return f"s3://{s3.create_bucket()}/taar/similarity", s3.storage_options
 

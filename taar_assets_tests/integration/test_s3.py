@@ -71,11 +71,12 @@ def test_settings_give_every_s3_location_the_endpoint_and_region(s3):
         "AWS_REGION": s3.region,
         "AWS_DEFAULT_REGION": "eu-west-1",
     }
-    assert Settings.from_env(environment).storage_options == s3.storage_options
-    assert Settings.from_env({"AWS_ENDPOINT_URL": "http://a", "AWS_DEFAULT_REGION": "eu-west-1"}).storage_options == {
-        "client_kwargs": {"endpoint_url": "http://a", "region_name": "eu-west-1"}
-    }
-    assert Settings.from_env({}).storage_options == {}
+    assert Settings.from_env(environment).storage_options_for("s3://b/k") == s3.storage_options
+    assert Settings.from_env({"AWS_ENDPOINT_URL": "http://a", "AWS_DEFAULT_REGION": "eu-west-1"}).storage_options_for(
+        "s3://b"
+    ) == {"client_kwargs": {"endpoint_url": "http://a", "region_name": "eu-west-1"}}
+    assert Settings.from_env({}).storage_options_for("s3://b") == {}
+    assert Settings.from_env(environment).storage_options_for("data/published") == {}
 
 
 def test_a_partition_on_s3_publishes_what_a_local_run_publishes(s3, s3_run, settings):
