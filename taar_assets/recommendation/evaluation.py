@@ -117,6 +117,29 @@ def hold_out(
     return kept, held
 
 
+@dataclass(frozen=True)
+class HeldOutClients:
+    """The evaluation clients: ids, service profiles with the kept add-ons installed, held-out add-ons."""
+
+    client_ids: list[str]
+    profiles: list[dict]
+    held_out: list[list[str]]
+
+
+def held_out_clients(
+    addons_per_client: pd.DataFrame,
+    samples: pd.DataFrame,
+    evaluation_share: float = 0.2,
+    held_out_fraction: float = 0.3,
+    seed: int = 0,
+) -> HeldOutClients:
+    """The evaluation clients (never used for fitting), in client id order, with part of their add-ons held out."""
+    evaluating = ~addons_per_client.index.isin(training_clients(addons_per_client, evaluation_share).index)
+    clients = with_samples(addons_per_client[evaluating], samples)
+    kept, held = hold_out([list(addons) for addons in clients["addon_ids"]], held_out_fraction, seed)
+    return HeldOutClients(clients["client_id"].tolist(), profiles_from_samples(clients, kept), held)
+
+
 def recommendation_scores(
     recommendations: Sequence[Sequence[str]], held_out: Sequence[Sequence[str]], k: int, catalogue_size: int
 ) -> MethodScores:
@@ -185,7 +208,6 @@ def evaluate(
     started = time.perf_counter()
     seconds: dict[str, float] = {}
     training = training_clients(addons_per_client, evaluation_share)
-    evaluating = ~addons_per_client.index.isin(training.index)
     if sources is None:
         sources = CandidateSources.fit(TrainingData(training, samples, whitelist))
     if install_model is None:
@@ -195,9 +217,8 @@ def evaluate(
     seconds["fit_sources_and_install_model"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    clients = with_samples(addons_per_client[evaluating], samples)
-    kept, held = hold_out([list(addons) for addons in clients["addon_ids"]], held_out_fraction, seed)
-    profiles = profiles_from_samples(clients, kept)
+    clients = held_out_clients(addons_per_client, samples, evaluation_share, held_out_fraction, seed)
+    profiles, held = clients.profiles, clients.held_out
     similar = similarity(profiles)
     seconds["similarity"] = time.perf_counter() - started
 
@@ -213,7 +234,7 @@ def evaluate(
         ],
         RANKER_METHOD: [],
     }
-    for client_id, profile, recommended in zip(clients["client_id"], profiles, similar):
+    for client_id, profile, recommended in zip(clients.client_ids, profiles, similar):
         served = recommender.serve(profile, recommended, client_id, k)
         recommendations[RANKER_METHOD].append([candidate.addon_id for candidate in served])
     seconds["rank"] = time.perf_counter() - started
@@ -225,7 +246,7 @@ def evaluate(
             name: recommendation_scores(lists, held, k, catalogue_size) for name, lists in recommendations.items()
         },
         install_model=install_model,
-        evaluation_clients=len(clients),
+        evaluation_clients=len(profiles),
         training_clients=len(training),
         catalogue_size=catalogue_size,
         seconds=seconds,

@@ -85,6 +85,7 @@ def choose_donor_profiles(
         clustered = clustered.assign(preferred=preferred)
     chosen = sample_donors(clustered, num_donors, rng)
     chosen_ids = pa.array(chosen["client_id"].tolist(), pa.string())
+    samples = samples.select(["client_id", *FEATURE_NAMES])  # not the raw add-on lists
 
     def of_chosen(table: pa.Table) -> pd.DataFrame:
         return table.filter(pc.is_in(table.column("client_id"), value_set=chosen_ids)).to_pandas()

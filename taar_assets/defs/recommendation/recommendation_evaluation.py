@@ -15,7 +15,9 @@ from taar_assets.recommendation.evaluation import (
     RANKER_METHOD,
     SIMILARITY_METHOD,
     evaluate,
+    held_out_clients,
 )
+from taar_assets.recommendation.privacy_cost import ModelRecipe, privacy_cost_chart_png, privacy_cost_table
 from taar_assets.recommendation.ranker import RankerConfig
 from taar_assets.similarity.recommender import SimilarityModel
 from taar_assets.similarity.seeds import partition_seed, stage_seed
@@ -30,6 +32,13 @@ class EvaluationConfig(dg.Config):
         "and out-of-range values are errors). Default: heavy ranking, producer boosting on when metadata exists.",
     )
     seed: int | None = Field(None, description="Root seed; by default derived from the partition day.")
+    privacy_k_values: list[int] = Field(
+        default_factory=lambda: [1, 2, 5, 10],
+        description="k-anonymity values the model is rebuilt with to measure what privacy costs ([] skips it).",
+    )
+    privacy_significant_digits: list[int] = Field(
+        default_factory=lambda: [2, 3], description="Significant digits the model is rebuilt with, for each k."
+    )
 
 
 @dg.asset(
@@ -39,6 +48,7 @@ class EvaluationConfig(dg.Config):
         "amo_whitelist": dg.AssetIn(dagster_type=ArrowTable),
         "candidate_sources": CANDIDATE_SOURCES_INPUT,
         "install_model": INSTALL_MODEL_INPUT,
+        "clusters": dg.AssetIn(dagster_type=ArrowTable),
     },
     dagster_type=PandasFrame,
     backfill_policy=single_run,
@@ -55,27 +65,61 @@ def recommendation_evaluation(
     donor_pool,
     lr_curves,
     addon_metadata,
+    clusters,
 ):
     """hit-rate@k, precision@k and coverage of (a) locale popularity, (b) similarity alone,
-    (c) all sources through the ranker, on evaluation clients never used for fitting."""
+    (c) all sources through the ranker, on evaluation clients never used for fitting; and what
+    privacy costs: precision@k of the model rebuilt for each k and number of significant digits,
+    through both TAAR services' formulas (metadata `privacy_cost`, `privacy_cost_chart`)."""
 
     def compute(day: str):
-        model = SimilarityModel.from_pool(on_day(donor_pool, day), on_day(lr_curves, day))
+        pool, curves = on_day(donor_pool, day), on_day(lr_curves, day)
+        model = SimilarityModel.from_pool(pool, curves)
         metadata = parse_addon_metadata(on_day(addon_metadata, day).to_pylist()) or None
         ranker_config = RankerConfig.from_dict({"enable_producer_boosting": metadata is not None, **config.ranker})
+        day_addons, day_samples = on_day(addons_per_client, day), on_day(samples, day)
+        addons_frame, samples_frame = day_addons.to_pandas(), day_samples.to_pandas()
+        seed = stage_seed(partition_seed(day, config.seed), "evaluation")
         report = evaluate(
-            on_day(addons_per_client, day).to_pandas(),
-            on_day(samples, day).to_pandas(),
+            addons_frame,
+            samples_frame,
             lambda profiles: model.recommend_batch(profiles, limit=None),
             on_day(amo_whitelist, day).column("guid").to_pylist(),
             metadata,
             k=config.k,
             held_out_fraction=config.held_out_fraction,
-            seed=stage_seed(partition_seed(day, config.seed), "evaluation"),
+            seed=seed,
             sources=on_day(candidate_sources, day),
             install_model=on_day(install_model, day),
             ranker_config=ranker_config,
         )
+        popularity = report.methods[LOCALE_POPULARITY_METHOD].precision
+        privacy = privacy_cost_table(
+            on_day(clusters, day).to_pandas(),
+            day_samples,
+            day_addons,
+            held_out_clients(addons_frame, samples_frame, held_out_fraction=config.held_out_fraction, seed=seed),
+            popularity,
+            ModelRecipe(
+                num_donors=pool.num_donors,
+                prefer_common_categories=pool.prefer_common_categories,
+                kernel_bandwidth=curves.kernel_bandwidth,
+                num_pdf_points=curves.num_pdf_points,
+                root_seed=partition_seed(day),  # donor_pool's and lr_curves' default
+            ),
+            k_values=config.privacy_k_values,
+            digits_values=config.privacy_significant_digits,
+            limit=config.k,
+        )
+        privacy_metadata = {}
+        if len(privacy):
+            privacy_markdown = privacy.to_markdown(index=False, floatfmt=("g", "g", "g", ".4f", ".2f", ".4f", ".2f"))
+            context.log.info(f"{day}: precision@{config.k} by k-anonymity and significant digits\n{privacy_markdown}")
+            chart = base64.b64encode(privacy_cost_chart_png(privacy, popularity, config.k)).decode()
+            privacy_metadata = {
+                "privacy_cost": dg.MetadataValue.md(privacy_markdown),
+                "privacy_cost_chart": dg.MetadataValue.md(f"![privacy cost](data:image/png;base64,{chart})"),
+            }
         table = report.table().rename_axis("method").reset_index()
         hit = {name: scores.hit_rate for name, scores in report.methods.items()}
         context.log.info(f"{day}: hit-rate@{config.k} {hit}")
@@ -89,6 +133,7 @@ def recommendation_evaluation(
             "producer_boosting": "on" if metadata else "off: no add-on metadata",
             "ranker_metrics": dg.MetadataValue.json(report.ranker_metrics),
             "ranker_config": dg.MetadataValue.json(ranker_config.to_dict()),
+            **privacy_metadata,
         }
 
     return for_each_day(context, compute)

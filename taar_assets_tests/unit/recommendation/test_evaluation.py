@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from taar_assets.recommendation.addon_metadata import load_addon_metadata
@@ -17,12 +18,15 @@ from taar_assets.recommendation.evaluation import (
     RANKER_METHOD,
     SIMILARITY_METHOD,
     evaluate,
+    held_out_clients,
     hold_out,
     is_evaluation_client,
     metrics_chart_png,
     recommendation_scores,
 )
+from taar_assets.recommendation.privacy_cost import ModelRecipe, privacy_cost_chart_png, privacy_cost_table
 from taar_assets.similarity.recommender import SimilarityModel
+from taar_assets.similarity.seeds import partition_seed
 from taar_assets.resources import Settings
 from taar_assets_tests.conftest import DEMO_END, run_similarity
 from taar_assets_tests.unit.recommendation.test_install_model import (
@@ -122,6 +126,7 @@ def demo_model(tmp_path_factory):
     return {
         "samples": pd.read_parquet(storage / "samples" / f"{day}.parquet"),
         "addons_per_client": pd.read_parquet(storage / "addons_per_client" / f"{day}.parquet"),
+        "clusters": pd.read_parquet(storage / "clusters" / f"{day}.parquet"),
         "model": SimilarityModel.load(settings.publish),
         "whitelist": json.loads(demo.whitelist.read_text()),
         "metadata": load_addon_metadata(str(demo.addon_metadata)),
@@ -148,3 +153,37 @@ def test_similarity_doubles_locale_popularity_and_the_ranker_beats_similarity(de
     assert report.install_model.metrics["validation_auc"] > 0.75
     assert (report.ranker_metrics["producer_upranking"] > 0) == with_metadata
     assert np.isfinite([s.precision for s in report.methods.values()]).all()
+
+
+def test_the_privacy_sweep_rebuilds_the_published_model_at_its_own_k_and_digits(demo_model):
+    """The row of the day's parameters (k 5, 2 digits) scores exactly what the published model serves."""
+    samples, addons = demo_model["samples"], demo_model["addons_per_client"]
+    clients = held_out_clients(addons, samples, seed=3)
+    recipe = ModelRecipe(
+        num_donors=1000, prefer_common_categories=False, kernel_bandwidth=0.1, num_pdf_points=1000,
+        root_seed=partition_seed(DEMO_END.isoformat()),
+    )
+    table = privacy_cost_table(
+        demo_model["clusters"],
+        pa.Table.from_pandas(samples, preserve_index=False),
+        pa.Table.from_pandas(addons, preserve_index=False),
+        clients,
+        popularity_precision=0.05,
+        recipe=recipe,
+        k_values=(1, 5),
+        digits_values=(2,),
+    )
+    assert table[["k_anonymity", "significant_digits"]].values.tolist() == [[1, 2], [5, 2]]
+    assert table["generalised_values"].tolist()[0] == 0 < table["generalised_values"].tolist()[1]
+
+    model = demo_model["model"]
+    served = {
+        "voting": [[guid for guid, _ in top] for top in model.recommend_batch(clients.profiles, 10)],
+        "concatenated": model.concatenated_batch(clients.profiles, 10),
+    }
+    published = table.set_index("k_anonymity").loc[5]
+    for formula, lists in served.items():
+        precision = recommendation_scores(lists, clients.held_out, 10, 1).precision
+        assert published[f"precision_{formula}"] == pytest.approx(precision, abs=1e-12)
+        assert published[f"{formula}_vs_popularity"] == pytest.approx(precision / 0.05)
+    assert privacy_cost_chart_png(table, 0.05).startswith(PNG_SIGNATURE)
