@@ -142,5 +142,7 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.slow)
         if path.endswith("/test_ui.py"):
             item.add_marker(pytest.mark.ui)
+        if path.endswith("/test_taar_services.py"):
+            item.add_marker(pytest.mark.contract)
         for fixture in set(item.fixturenames) & set(_MARKED_FIXTURES):
             item.add_marker(getattr(pytest.mark, _MARKED_FIXTURES[fixture]))
