@@ -1,9 +1,9 @@
 """What privacy costs in recommendation quality: the day's model rebuilt for several k and
 significant digits, each scored through both TAAR services' formulas.
 
-For every (k, significant digits) the donors are chosen and profiled as `donor_pool` does
-(`choose_donor_profiles`, the day's draw and sampling rule), the curves learnt as `lr_curves`
-does, and the evaluation clients served two ways:
+The day's donors (the clients `donor_pool` drew) are profiled as `donor_pool` does for every
+(k, significant digits), the curves learnt as `lr_curves` does, and the evaluation clients
+served two ways:
 
 - ``concatenated`` (the 2017 service, `SimilarityModel.concatenated_batch`): the donors with a
   likelihood ratio above 1 by ratio, their add-ons concatenated, repeats and installed kept;
@@ -21,11 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from matplotlib.figure import Figure
 
 from taar_assets.recommendation.evaluation import HeldOutClients, recommendation_scores
-from taar_assets.similarity.donor_profiles import choose_donor_profiles
+from taar_assets.similarity.donor_profiles import donor_profiles
 from taar_assets.similarity.lr_curves import LrCurves, score_pairs
 from taar_assets.similarity.model_files import donor_records
 from taar_assets.similarity.recommender import SimilarityModel
@@ -35,43 +34,35 @@ FORMULAS = ("concatenated", "voting")
 
 
 @dataclass(frozen=True)
-class ModelRecipe:
-    """How the day's model was built, apart from k and the significant digits."""
+class CurveRecipe:
+    """How the day's curves were learnt."""
 
-    num_donors: int
-    prefer_common_categories: bool
     kernel_bandwidth: float
     num_pdf_points: int
-    root_seed: int  # the day's: donor_pool and lr_curves draw from their streams of it
+    root_seed: int  # the day's: lr_curves draws its pairs from its stream of it
 
 
 def privacy_cost_table(
-    clustered: pd.DataFrame,
-    samples: pa.Table,
-    addons: pa.Table,
+    chosen: pd.DataFrame,
+    features: pd.DataFrame,
+    addons: pd.DataFrame,
     clients: HeldOutClients,
     popularity_precision: float,
-    recipe: ModelRecipe,
+    recipe: CurveRecipe,
     *,
     k_values: Sequence[int] = (1, 2, 5, 10),
     digits_values: Sequence[int] = (2, 3),
     limit: int = 10,
 ) -> pd.DataFrame:
     """One row per (k_anonymity, significant_digits): the values generalised and precision@limit
-    of both formulas, also as a multiple of locale popularity's (`popularity_precision`)."""
+    of both formulas, also as a multiple of locale popularity's (`popularity_precision`).
+
+    `chosen` (client_id, cluster), `features` and `addons` are what `donor_profiles` takes.
+    """
     rows = []
     for k in k_values:
         for digits in digits_values:
-            donors, replaced = choose_donor_profiles(
-                clustered,
-                samples,
-                addons,
-                num_donors=recipe.num_donors,
-                k=k,
-                significant_digits=digits,
-                rng=stage_rng(recipe.root_seed, "donor_pool"),
-                prefer_common_categories=recipe.prefer_common_categories,
-            )
+            donors, replaced = donor_profiles(chosen, features, addons, k=k, significant_digits=digits)
             scores = score_pairs(donors, stage_rng(recipe.root_seed, "lr_curves"))
             curves = LrCurves.learn(scores, recipe.kernel_bandwidth, recipe.num_pdf_points)
             model = SimilarityModel.from_records(donor_records(donors, "service"), curves.as_json())

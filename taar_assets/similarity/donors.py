@@ -83,10 +83,8 @@ def sample_donors(clusters: pd.DataFrame, num_donors: int, rng: np.random.Genera
     """Draw donors from clustered clients.
 
     ``clusters`` has one row per client with columns ``client_id`` (unique, not null) and
-    ``cluster``, and optionally a boolean column ``preferred``. Returns the chosen rows
-    (columns ``client_id``, ``cluster``): inside each cluster a sample without replacement of
-    the size :func:`allocate_donors` gives, uniform among the preferred clients first and
-    among the others only for the seats left (uniform among all without ``preferred``),
+    ``cluster``. Returns the chosen rows (columns ``client_id``, ``cluster``): inside each
+    cluster a uniform sample without replacement of the size :func:`allocate_donors` gives,
     sorted by cluster then client_id. The result depends only on the set of rows and the
     state of ``rng``, not on the input row order.
     """
@@ -105,20 +103,17 @@ def sample_donors(clusters: pd.DataFrame, num_donors: int, rng: np.random.Genera
         raise ValueError(f"clusters.client_id must be unique; repeated ids include {duplicated}")
 
     # A canonical row order makes the draw independent of how the input happens to be sorted.
-    columns = ["client_id", "cluster", *(["preferred"] if "preferred" in clusters.columns else [])]
-    candidates = clusters[columns].sort_values(["cluster", "client_id"], ignore_index=True)
+    candidates = clusters[["client_id", "cluster"]].sort_values(["cluster", "client_id"], ignore_index=True)
     sizes = candidates["cluster"].value_counts(sort=False)
     allocation = allocate_donors(sizes.to_dict(), num_donors)
 
     # Uniform sampling without replacement inside every cluster at once: give each client a
-    # random key and keep, per cluster, the clients holding its smallest keys (preferred first).
+    # random key and keep, per cluster, the clients holding its smallest keys.
     cluster_codes, cluster_ids = pd.factorize(candidates["cluster"], sort=True)
     random_keys = rng.random(len(candidates))
-    preferred = candidates["preferred"].to_numpy(dtype=bool) if "preferred" in columns else np.ones(len(candidates), bool)
-    not_preferred = ~preferred
-    order = np.lexsort((random_keys, not_preferred, cluster_codes))
+    order = np.lexsort((random_keys, cluster_codes))
     group_starts = np.searchsorted(cluster_codes[order], cluster_codes[order], side="left")
     rank_in_cluster = np.arange(len(order)) - group_starts
     quota = np.array([allocation[cluster] for cluster in cluster_ids])
     chosen = order[rank_in_cluster < quota[cluster_codes[order]]]
-    return candidates.iloc[np.sort(chosen)][["client_id", "cluster"]].reset_index(drop=True)
+    return candidates.iloc[np.sort(chosen)].reset_index(drop=True)

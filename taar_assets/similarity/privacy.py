@@ -53,16 +53,6 @@ def generalise_categories(
     return result, replaced
 
 
-def combinations_reaching_k(frame: pd.DataFrame, columns: Sequence[str], k: int, sampling_rate: float) -> np.ndarray:
-    """For each row, whether a uniform sample of `sampling_rate` of the rows is expected to hold
-    at least `k` rows of its combination of `columns` (a missing value is a value of its own):
-    donors chosen among these rows mostly need no generalisation."""
-    if not 0 < sampling_rate <= 1:
-        raise ValueError(f"sampling_rate must be in (0, 1], got {sampling_rate!r}")
-    sizes = frame.groupby(list(columns), dropna=False, observed=True)[columns[0]].transform("size")
-    return (sizes.to_numpy() * sampling_rate >= k)
-
-
 def smallest_group(frame: pd.DataFrame, columns: Sequence[str]) -> int:
     """The size of the rarest combination of `columns` (the k the frame is anonymous for)."""
     return int(frame.groupby(list(columns), dropna=False).size().min())

@@ -17,10 +17,12 @@ from taar_assets.recommendation.evaluation import (
     evaluate,
     held_out_clients,
 )
-from taar_assets.recommendation.privacy_cost import ModelRecipe, privacy_cost_chart_png, privacy_cost_table
+from taar_assets.recommendation.privacy_cost import CurveRecipe, privacy_cost_chart_png, privacy_cost_table
 from taar_assets.recommendation.ranker import RankerConfig
 from taar_assets.similarity.recommender import SimilarityModel
-from taar_assets.similarity.seeds import partition_seed, stage_seed
+from taar_assets.similarity.donors import sample_donors
+from taar_assets.similarity.features import FEATURE_NAMES
+from taar_assets.similarity.seeds import partition_seed, stage_rng, stage_seed
 
 
 class EvaluationConfig(dg.Config):
@@ -94,19 +96,17 @@ def recommendation_evaluation(
             ranker_config=ranker_config,
         )
         popularity = report.methods[LOCALE_POPULARITY_METHOD].precision
+        # The donors donor_pool drew (its default seed), profiled again for every k and digits.
+        root_seed = partition_seed(day)
+        chosen = sample_donors(on_day(clusters, day).to_pandas(), pool.num_donors, stage_rng(root_seed, "donor_pool"))
+        is_donor = samples_frame["client_id"].isin(chosen["client_id"])
         privacy = privacy_cost_table(
-            on_day(clusters, day).to_pandas(),
-            day_samples,
-            day_addons,
+            chosen,
+            samples_frame.loc[is_donor, ["client_id", *FEATURE_NAMES]],
+            addons_frame[addons_frame["client_id"].isin(chosen["client_id"])],
             held_out_clients(addons_frame, samples_frame, held_out_fraction=config.held_out_fraction, seed=seed),
             popularity,
-            ModelRecipe(
-                num_donors=pool.num_donors,
-                prefer_common_categories=pool.prefer_common_categories,
-                kernel_bandwidth=curves.kernel_bandwidth,
-                num_pdf_points=curves.num_pdf_points,
-                root_seed=partition_seed(day),  # donor_pool's and lr_curves' default
-            ),
+            CurveRecipe(curves.kernel_bandwidth, curves.num_pdf_points, root_seed),
             k_values=config.privacy_k_values,
             digits_values=config.privacy_significant_digits,
             limit=config.k,

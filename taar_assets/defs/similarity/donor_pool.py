@@ -4,13 +4,14 @@ import time
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field
 
 from taar_assets.io_managers import ArrowTable, table_type
 from taar_assets.partitions import daily_partitions, for_each_day, on_day, single_run
 from taar_assets.plots import bar_chart_markdown
-from taar_assets.similarity.donor_profiles import DonorPool, choose_donor_profiles
-from taar_assets.similarity.donors import MIN_DONORS
+from taar_assets.similarity.donor_profiles import DonorPool, donor_profiles
+from taar_assets.similarity.donors import MIN_DONORS, sample_donors
 from taar_assets.similarity.features import FEATURE_NAMES
 from taar_assets.similarity.seeds import partition_seed, stage_rng
 from taar_assets.storage import provenance
@@ -20,11 +21,6 @@ class DonorPoolConfig(dg.Config):
     num_donors: int = Field(1000, ge=1, description="Donors to sample; raised to 100 if lower, as the original did.")
     k_anonymity: int = Field(5, ge=1, description="Every (city, os, locale) combination is shared by >= k donors.")
     significant_digits: int = Field(2, ge=1, description="Continuous features are rounded to this many digits.")
-    prefer_common_categories: bool = Field(
-        False,
-        description="Draw each cluster's donors first among clients whose (city, locale, os) is common enough "
-        "to be held by k donors, so that fewer values are generalised (off: a uniform draw per cluster).",
-    )
     seed: int | None = Field(None, description="Root seed; by default derived from the partition day.")
 
 
@@ -50,16 +46,14 @@ def donor_pool(context: dg.AssetExecutionContext, config: DonorPoolConfig, sampl
         started = time.perf_counter()
         day_clusters: pa.Table = on_day(clusters, day)
         clustered = day_clusters.to_pandas()
+        chosen = sample_donors(clustered, num_donors, stage_rng(partition_seed(day, config.seed), "donor_pool"))
+        chosen_ids = pa.array(chosen["client_id"].tolist(), pa.string())
         day_samples: pa.Table = on_day(samples, day)
-        donors, replaced = choose_donor_profiles(
-            clustered,
-            day_samples,
-            on_day(addons_per_client, day),
-            num_donors=num_donors,
-            k=config.k_anonymity,
-            significant_digits=config.significant_digits,
-            rng=stage_rng(partition_seed(day, config.seed), "donor_pool"),
-            prefer_common_categories=config.prefer_common_categories,
+        day_addons: pa.Table = on_day(addons_per_client, day)
+        features = day_samples.filter(pc.is_in(day_samples.column("client_id"), value_set=chosen_ids)).to_pandas()
+        addons = day_addons.filter(pc.is_in(day_addons.column("client_id"), value_set=chosen_ids)).to_pandas()
+        donors, replaced = donor_profiles(
+            chosen, features, addons, k=config.k_anonymity, significant_digits=config.significant_digits
         )
         pool = DonorPool(
             donors=donors,
@@ -68,7 +62,6 @@ def donor_pool(context: dg.AssetExecutionContext, config: DonorPoolConfig, sampl
             significant_digits=config.significant_digits,
             num_clusters=provenance(day_clusters)["parameters"]["num_clusters"],
             cluster_sizes={int(c): int(n) for c, n in clustered["cluster"].value_counts().sort_index().items()},
-            prefer_common_categories=config.prefer_common_categories,
             generalised=replaced,
             input_window=provenance(day_samples)["input_window"],
         )

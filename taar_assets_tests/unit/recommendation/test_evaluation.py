@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from taar_assets.recommendation.addon_metadata import load_addon_metadata
@@ -24,9 +23,11 @@ from taar_assets.recommendation.evaluation import (
     metrics_chart_png,
     recommendation_scores,
 )
-from taar_assets.recommendation.privacy_cost import ModelRecipe, privacy_cost_chart_png, privacy_cost_table
+from taar_assets.recommendation.privacy_cost import CurveRecipe, privacy_cost_chart_png, privacy_cost_table
 from taar_assets.similarity.recommender import SimilarityModel
-from taar_assets.similarity.seeds import partition_seed
+from taar_assets.similarity.donors import sample_donors
+from taar_assets.similarity.features import FEATURE_NAMES
+from taar_assets.similarity.seeds import partition_seed, stage_rng
 from taar_assets.resources import Settings
 from taar_assets_tests.conftest import DEMO_END, run_similarity
 from taar_assets_tests.unit.recommendation.test_install_model import (
@@ -158,18 +159,16 @@ def test_similarity_doubles_locale_popularity_and_the_ranker_beats_similarity(de
 def test_the_privacy_sweep_rebuilds_the_published_model_at_its_own_k_and_digits(demo_model):
     """The row of the day's parameters (k 5, 2 digits) scores exactly what the published model serves."""
     samples, addons = demo_model["samples"], demo_model["addons_per_client"]
+    root_seed = partition_seed(DEMO_END.isoformat())
+    chosen = sample_donors(demo_model["clusters"], 1000, stage_rng(root_seed, "donor_pool"))
     clients = held_out_clients(addons, samples, seed=3)
-    recipe = ModelRecipe(
-        num_donors=1000, prefer_common_categories=False, kernel_bandwidth=0.1, num_pdf_points=1000,
-        root_seed=partition_seed(DEMO_END.isoformat()),
-    )
     table = privacy_cost_table(
-        demo_model["clusters"],
-        pa.Table.from_pandas(samples, preserve_index=False),
-        pa.Table.from_pandas(addons, preserve_index=False),
+        chosen,
+        samples.loc[samples["client_id"].isin(chosen["client_id"]), ["client_id", *FEATURE_NAMES]],
+        addons[addons["client_id"].isin(chosen["client_id"])],
         clients,
         popularity_precision=0.05,
-        recipe=recipe,
+        recipe=CurveRecipe(kernel_bandwidth=0.1, num_pdf_points=1000, root_seed=root_seed),
         k_values=(1, 5),
         digits_values=(2,),
     )

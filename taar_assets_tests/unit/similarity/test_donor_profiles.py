@@ -2,20 +2,17 @@
 
 import json
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from taar_assets.similarity.donor_profiles import (
     DONOR_COLUMNS,
     GENERALISATION_ORDER,
     DonorPool,
-    choose_donor_profiles,
     donor_profiles,
 )
 from taar_assets.similarity.features import FEATURE_NAMES, MISSING_CATEGORY, MISSING_NUMBER
-from taar_assets.similarity.privacy import UNKNOWN, smallest_group
+from taar_assets.similarity.privacy import UNKNOWN
 
 
 def features_of(*clients):
@@ -187,7 +184,6 @@ def test_parameters_are_what_was_asked_for_in_manifest_order(pool):
         ("num_donors", 100),
         ("k_anonymity", 1),
         ("significant_digits", 2),
-        ("prefer_common_categories", False),
     ]
 
 
@@ -196,32 +192,3 @@ def test_defaults_are_empty_facts():
     assert (empty.generalised, empty.input_window, empty.clients) == ({}, {}, 0)
     restored = DonorPool.from_table(DonorPool(profiles()[0], 100, 5, 2, 20, {0: 2, 1: 2}).to_table())
     assert (restored.generalised, restored.input_window, restored.cluster_sizes) == ({}, {}, {0: 2, 1: 2})
-
-
-# --- choose_donor_profiles ---------------------------------------------------------------------
-
-
-def test_preferring_common_categories_generalises_fewer_values_with_the_same_k():
-    rng = np.random.default_rng(0)
-    ids = [f"client-{i:04d}" for i in range(2000)]
-    # Half the clients live in one of two big cities, half in towns of their own.
-    cities = [("Paris" if i % 4 == 0 else "Lyon") if i % 2 == 0 else f"Town {i}" for i in range(2000)]
-    samples = pa.Table.from_pandas(
-        features_of(*[(client, city, float(rng.integers(1, 99))) for client, city in zip(ids, cities)]),
-        preserve_index=False,
-    )
-    addons = pa.table({"client_id": ids, "addon_ids": [["x", "y", "z"]] * 2000})
-    clustered = pd.DataFrame({"client_id": ids, "cluster": [i % 3 for i in range(2000)]})
-
-    def choose(prefer):
-        return choose_donor_profiles(
-            clustered, samples, addons, num_donors=200, k=5, significant_digits=2,
-            rng=np.random.default_rng(1), prefer_common_categories=prefer,
-        )
-
-    uniform, uniform_replaced = choose(False)
-    preferring, preferring_replaced = choose(True)
-    assert len(uniform) == len(preferring) == 200
-    assert sum(uniform_replaced.values()) > 50 and sum(preferring_replaced.values()) == 0
-    assert set(preferring["city"]) == {"Paris", "Lyon"}
-    assert smallest_group(preferring, ["city", "locale", "os"]) >= 5

@@ -121,22 +121,3 @@ def test_sample_errors():
         sample_donors(clients, 3, 42)
     with pytest.raises(ValueError, match="non-empty clusters"):
         sample_donors(clients, 1, np.random.default_rng(0))
-
-
-def test_preferred_clients_are_drawn_first_and_the_others_fill_the_seats_left():
-    clients = clustered_clients({0: 400, 1: 300})
-    clients["preferred"] = np.arange(len(clients)) % 10 == 0  # 40 in cluster 0, 30 in cluster 1
-    donors = sample_donors(clients, 140, np.random.default_rng(4))
-    preferred = set(clients.loc[clients["preferred"], "client_id"])
-    assert preferred <= set(donors["client_id"])  # 70 preferred, all chosen; 70 others fill the quota
-    assert donors["cluster"].value_counts().to_dict() == allocate_donors({0: 400, 1: 300}, 140)
-    assert list(donors.columns) == ["client_id", "cluster"]
-
-    fewer = sample_donors(clients, 20, np.random.default_rng(4))
-    assert set(fewer["client_id"]) <= preferred  # enough preferred clients: no other is drawn
-
-
-def test_without_a_preference_every_client_is_preferred_alike():
-    clients = clustered_clients({0: 400, 1: 300})
-    plain = sample_donors(clients, 90, np.random.default_rng(8))
-    pd.testing.assert_frame_equal(plain, sample_donors(clients.assign(preferred=True), 90, np.random.default_rng(8)))

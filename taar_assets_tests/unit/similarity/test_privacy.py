@@ -8,13 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from taar_assets.similarity.privacy import (
-    UNKNOWN,
-    combinations_reaching_k,
-    generalise_categories,
-    round_significant,
-    smallest_group,
-)
+from taar_assets.similarity.privacy import UNKNOWN, generalise_categories, round_significant, smallest_group
 
 COLUMNS = ("city", "os", "locale")  # the order donor_profiles generalises in
 # No example database: the tests must not write into the project directory.
@@ -284,15 +278,3 @@ def test_round_significant_rounds_halves_to_even_and_reads_numbers_from_any_dtyp
     mixed = round_significant(pd.Series([1234, "12.34", None, "abc"], dtype=object), 2).tolist()
     assert mixed[:2] == [1200.0, 12.0]
     assert math.isnan(mixed[2]) and math.isnan(mixed[3])
-
-
-# --- combinations_reaching_k -------------------------------------------------------------------
-
-
-def test_a_combination_reaches_k_when_a_uniform_sample_is_expected_to_hold_k_of_it():
-    data = frame(*[("Paris", "Linux", "fr")] * 50, *[("Lyon", "Linux", "fr")] * 49, (None, "Linux", "fr"), extra=False)
-    reaches = combinations_reaching_k(data, COLUMNS, k=5, sampling_rate=0.1)
-    assert reaches.tolist() == [True] * 50 + [False] * 50  # 50 * 0.1 = 5; 49 * 0.1 < 5
-    assert combinations_reaching_k(data, COLUMNS, k=1, sampling_rate=1.0).all()
-    with pytest.raises(ValueError, match="sampling_rate"):
-        combinations_reaching_k(data, COLUMNS, k=5, sampling_rate=0)
