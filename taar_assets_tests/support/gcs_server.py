@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from taar_assets_tests.support.processes import HOST, free_port, stop
 
 STARTUP_SECONDS = 30
 
@@ -41,12 +42,6 @@ class LocalGcs:
             return name
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _emulator_command() -> str:
     beside_python = Path(sys.executable).parent / "gcp-storage-emulator"
     found = str(beside_python) if beside_python.exists() else shutil.which("gcp-storage-emulator")
@@ -58,11 +53,11 @@ def _emulator_command() -> str:
 @contextlib.contextmanager
 def local_gcs_emulator(log_path: Path) -> Iterator[LocalGcs]:
     """Start the emulator in memory on 127.0.0.1 and stop it afterwards; its output goes to `log_path`."""
-    port = _free_port()
-    host = f"http://127.0.0.1:{port}"
+    port = free_port()
+    host = f"http://{HOST}:{port}"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [_emulator_command(), "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "-q"],
+            [_emulator_command(), "start", "--host", HOST, "--port", str(port), "--in-memory", "-q"],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -80,9 +75,4 @@ def local_gcs_emulator(log_path: Path) -> Iterator[LocalGcs]:
                 time.sleep(0.05)
         yield LocalGcs(host)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, grace=10)
