@@ -201,7 +201,7 @@ class ParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
     """Parquet files under `base_url` (a folder or s3://bucket/prefix)."""
 
     base_url: str
-    storage_options: dict[str, Any] = {}  # s3fs options for an s3:// base (endpoint, region)
+    storage_options: dict[str, Any] = {}  # fsspec options for an object-store base (s3://, gs://)
 
     def _base_path(self) -> UPath:
         base = UPath(self.base_url)

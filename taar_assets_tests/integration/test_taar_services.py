@@ -114,6 +114,15 @@ def evaluation(published) -> Evaluation:
     return Evaluation(profiles, relevant, baseline)
 
 
+def report(served_by: str, precision: float, evaluation: Evaluation) -> None:
+    """The measured figures, shown with pytest -s (the README quotes them)."""
+    popularity = evaluation.popularity_precision
+    print(
+        f"\n{served_by}: precision@10 against the planted groups {precision:.3f}, locale popularity "
+        f"{popularity:.3f} ({precision / popularity:.2f}x), {len(evaluation.profiles)} clients"
+    )
+
+
 def assert_not_degenerate(log_ratios: np.ndarray) -> None:
     """(clients x donors) log likelihood ratios: every donor's varies across clients, and no donor
     is the best match of more than MOST_COMMON_BEST_DONOR_SHARE of the clients."""
@@ -147,6 +156,7 @@ def test_the_2017_service_serves_the_model_from_s3_at_twice_locale_popularity(pu
         assert service.can_recommend(profile)
         served.append(service.recommend(profile, LIMIT))
     precision = planted_group_precision(served, evaluation.relevant)
+    report("2017 service (mozilla-taar 0.0.16, from S3)", precision, evaluation)
     assert precision >= 2 * evaluation.popularity_precision, (precision, evaluation.popularity_precision)
 
     # The ratios the package itself computes, for every fourth client (its get_similar_donors sorts them).
@@ -216,4 +226,5 @@ def test_the_newest_service_reads_bz2_from_gcs_and_serves_at_twice_locale_popula
     assert_not_degenerate(log_ratios)
     served = [scorer.recommend(profile, row) for profile, row in zip(evaluation.profiles, log_ratios)]
     precision = planted_group_precision(served, evaluation.relevant)
+    report("newest service's path (bz2 from GCS)", precision, evaluation)
     assert precision >= 2 * evaluation.popularity_precision, (precision, evaluation.popularity_precision)
