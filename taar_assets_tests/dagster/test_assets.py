@@ -196,7 +196,7 @@ def test_graph_shape_snapshot():
         "candidate_sources": ["addons_per_client", "amo_whitelist", "samples"],
         "install_model": ["addon_metadata", "addons_per_client", "candidate_sources", "donor_pool", "lr_curves", "samples"],
         "recommendation_evaluation": [
-            "addon_metadata", "addons_per_client", "amo_whitelist", "candidate_sources", "donor_pool",
+            "addon_metadata", "addons_per_client", "amo_whitelist", "candidate_sources", "clusters", "donor_pool",
             "install_model", "lr_curves", "samples",
         ],
     }

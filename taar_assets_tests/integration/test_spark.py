@@ -17,6 +17,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from upath import UPath
 
+from taar_assets.defs.similarity.checks import CHECKS
 from taar_assets.engines.local import LocalEngine
 from taar_assets.engines.local.addons import valid_addons_per_client
 from taar_assets.engines.local.samples import build_samples
@@ -205,7 +206,7 @@ def test_a_partition_on_spark_passes_every_check_and_keeps_the_provenance(spark,
     result = run_similarity(on_spark, partition_key=f"{DEMO_END}")
     assert result.success
     failed = [(e.check_name, e.metadata) for e in result.get_asset_check_evaluations() if not e.passed]
-    assert len(result.get_asset_check_evaluations()) == 9 and not failed
+    assert len(result.get_asset_check_evaluations()) == len(CHECKS) and not failed
 
     storage = Path(on_spark.storage)
     for stage in ["samples", "addons_per_client", "clusters"]:
