@@ -274,7 +274,7 @@ class ParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
     """Parquet files under `base_url` (a folder or s3://bucket/prefix)."""
 
     base_url: str
-    storage_options: dict[str, Any] = {}  # s3fs options for an s3:// base (endpoint, region, time-outs)
+    storage_options: dict[str, Any] = {}  # fsspec options for an object-store base (s3://, gs://)
     object_timeout: float | None = None  # seconds an upload may take in all (None: the client's own limits)
     lease_seconds: float | None = None  # hold a lease on each day of the run (None: no lease)
 

@@ -87,7 +87,7 @@ def manifest_day(manifest: bytes | None) -> str:
 
 
 class ModelPublisher(dg.ConfigurableResource):
-    """Where and how the model is published: `location` is a folder or s3://bucket/prefix."""
+    """Where and how the model is published: `location` is a folder, s3://bucket/prefix or gs://bucket/prefix."""
 
     location: str
     layout: Literal["service", "original"] = "service"

@@ -29,12 +29,14 @@
 | TAAR_PUBLISH_TIME_LIMIT   | publisher.time_limit: the publish step | 600                              |
 | TAAR_LEASE_SECONDS        | leases of a partition and of publishing| 120                              |
 | AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE | S3 credentials, read by botocore | unset |
+| STORAGE_EMULATOR_HOST     | gs:// goes to this GCS emulator, anonymously (*) | unset: real GCS, Google's default credentials |
 
-(*) s3fs `client_kwargs` and `config_kwargs` (botocore's connect and read time-outs, and its
-retries: that many attempts per request, "standard" mode) in the `storage_options` of
-clients_daily, io_manager and publisher, used for their s3:// locations (local paths ignore
-them). Relative paths are resolved against the working directory (the project root when
-launched with `dg` or `dagster dev` from there).
+(*) Each location gets the options of its own protocol (`Settings.storage_options_for`): for
+s3://, s3fs `client_kwargs` (endpoint, region) and `config_kwargs` (botocore's connect and read
+time-outs, and its retries: that many attempts per request, "standard" mode); for gs://, gcsfs's
+`token` (Google's default credentials, or anonymous for an emulator); none for a local path.
+Relative paths are resolved against the working directory (the project root when launched with
+`dg` or `dagster dev` from there).
 
 (**) LocalEngine or SparkEngine (taar_assets/engines/). The TAAR_SPARK_* variables apply to
 the Spark engine only, which reads and writes s3:// locations as s3a:// through Hadoop: its
@@ -57,6 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
+from fsspec.core import split_protocol
 
 from taar_assets.engines import Engine
 from taar_assets.engines.local import LocalEngine
@@ -139,6 +142,7 @@ class Settings:
     object_timeout: float = 120.0
     publish_time_limit: float = 600.0
     lease_seconds: float = 120.0
+    gcs_emulator_host: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -169,23 +173,36 @@ class Settings:
             object_timeout=_positive(environ, "TAAR_OBJECT_TIMEOUT", 120.0),
             publish_time_limit=_positive(environ, "TAAR_PUBLISH_TIME_LIMIT", 600.0),
             lease_seconds=_positive(environ, "TAAR_LEASE_SECONDS", 120.0),
+            gcs_emulator_host=environ.get("STORAGE_EMULATOR_HOST") or None,
         )
 
-    @property
-    def storage_options(self) -> dict[str, Any]:
-        """s3fs options for every s3:// location: endpoint and region when set, and always the
-        time-outs and retries of every request (botocore's defaults would wait minutes)."""
-        client_kwargs = {
-            key: value
-            for key, value in (("endpoint_url", self.s3_endpoint_url), ("region_name", self.s3_region))
-            if value
-        }
-        config_kwargs = {
-            "connect_timeout": self.s3_connect_timeout,
-            "read_timeout": self.s3_read_timeout,
-            "retries": {"total_max_attempts": self.s3_max_attempts, "mode": "standard"},
-        }
-        return {"client_kwargs": client_kwargs, "config_kwargs": config_kwargs} if client_kwargs else {"config_kwargs": config_kwargs}
+    def storage_options_for(self, location: str) -> dict[str, Any]:
+        """The fsspec options of `location`'s protocol: for s3://, the endpoint and region when set
+        and always the time-outs and retries of every request (botocore's defaults would wait
+        minutes); for gs://, gcsfs's credentials; none for a local path."""
+        protocol = split_protocol(location)[0]
+        if protocol == "s3":
+            client_kwargs = {
+                key: value
+                for key, value in (("endpoint_url", self.s3_endpoint_url), ("region_name", self.s3_region))
+                if value
+            }
+            config_kwargs = {
+                "connect_timeout": self.s3_connect_timeout,
+                "read_timeout": self.s3_read_timeout,
+                "retries": {"total_max_attempts": self.s3_max_attempts, "mode": "standard"},
+            }
+            return {"config_kwargs": config_kwargs, **({"client_kwargs": client_kwargs} if client_kwargs else {})}
+        if protocol in ("gs", "gcs"):
+            if not self.gcs_emulator_host:
+                return {"token": "google_default"}  # fails at once, not anonymously, without credentials
+            # gcsfs and google-cloud-storage find the emulator through STORAGE_EMULATOR_HOST itself.
+            # gcsfs's experimental zonal-bucket support asks the bucket's type over gRPC, which
+            # emulators do not serve (each call would wait for a 60 s timeout); it is chosen when
+            # gcsfs is first imported, which happens after this, when a gs:// location is opened.
+            os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+            return {"token": "anon"}
+        return {}
 
 
 class ClientsDailyResource(dg.ConfigurableResource):
@@ -193,7 +210,8 @@ class ClientsDailyResource(dg.ConfigurableResource):
 
     root: str
     whitelist: str
-    storage_options: dict[str, Any] = {}  # s3fs options for s3:// locations (endpoint, region)
+    storage_options: dict[str, Any] = {}  # fsspec options for the root's object store (endpoint, time-outs)
+    whitelist_storage_options: dict[str, Any] = {}  # the same for the whitelist's
     done_marker: str | None = "_SUCCESS"  # a day folder holding it is complete
     quiet_minutes: float | None = 60  # ... as is one whose files have not changed for this long
 
@@ -215,7 +233,7 @@ class ClientsDailyResource(dg.ConfigurableResource):
         return list_days(self.root, days, self.storage_options)[1]
 
     def load_whitelist(self) -> list[str]:
-        return load_whitelist(self.whitelist, self.storage_options)
+        return load_whitelist(self.whitelist, self.whitelist_storage_options)
 
 
 class RecommendationInputs(dg.ConfigurableResource):
@@ -266,7 +284,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
 
     settings = settings or Settings.from_env()
     stored_days = {
-        "storage_options": settings.storage_options,
+        "storage_options": settings.storage_options_for(settings.storage),
         "object_timeout": settings.object_timeout,
         "lease_seconds": settings.lease_seconds,
     }
@@ -274,7 +292,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "clients_daily": ClientsDailyResource(
             root=settings.clients_daily,
             whitelist=settings.whitelist,
-            storage_options=settings.storage_options,
+            storage_options=settings.storage_options_for(settings.clients_daily),
+            whitelist_storage_options=settings.storage_options_for(settings.whitelist),
             done_marker=settings.input_done_marker,
             quiet_minutes=settings.input_quiet_minutes,
         ),
@@ -282,15 +301,16 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "io_manager": ParquetIOManagerFactory(base_url=settings.storage, **stored_days),
         "document_io_manager": DocumentIOManagerFactory(base_url=settings.storage, **stored_days),
         "recommendation_inputs": RecommendationInputs(
-            addon_metadata=settings.addon_metadata, storage_options=settings.storage_options
+            addon_metadata=settings.addon_metadata,
+            storage_options=settings.storage_options_for(settings.addon_metadata or ""),
         ),
-        "drift_panel": DriftPanel(location=settings.drift_panel, storage_options=settings.storage_options),
+        "drift_panel": DriftPanel(location=settings.drift_panel, storage_options=settings.storage_options_for(settings.drift_panel or "")),
         "alert_webhook": AlertWebhook(url=settings.alert_webhook, ui_url=settings.ui_url),
         "publisher": ModelPublisher(
             location=settings.publish,
             layout=settings.publish_layout,
             bz2=settings.publish_bz2,
-            storage_options=settings.storage_options,
+            storage_options=settings.storage_options_for(settings.publish),
             object_timeout=settings.object_timeout,
             time_limit=settings.publish_time_limit,
             lease_seconds=settings.lease_seconds,

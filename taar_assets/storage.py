@@ -1,8 +1,8 @@
 """Where files live, and writing them so that no reader ever sees one half-written (no Dagster).
 
 Every location of the pipeline (the input, the intermediate tables, the published model, the
-demo data) is a local path or an object-store URL (``s3://bucket/prefix``); fsspec reads and
-writes both. Locally a file is written beside its target under a hidden temporary name and
+demo data) is a local path or an object-store URL (``s3://bucket/prefix``, ``gs://bucket/prefix``);
+fsspec reads and writes them all. Locally a file is written beside its target under a hidden temporary name and
 renamed into place; in an object store a single PUT is atomic already. Object-store calls
 made here are bounded in time as a whole (every attempt of the client included), and errors
 are told apart: transient ones (network, throttling, 5xx, time-outs) are worth a retry.
@@ -45,7 +45,7 @@ def filesystem(location: str, storage_options: Mapping[str, Any] | None = None) 
 
 
 def full_path(fs: fsspec.AbstractFileSystem, path: str) -> str:
-    """A path as the user names it: plain when local, with its protocol (s3://...) otherwise."""
+    """A path as the user names it: plain when local, with its protocol (s3://, gs://) otherwise."""
     return path if is_local_filesystem(fs) else fs.unstrip_protocol(path)
 
 
@@ -240,6 +240,9 @@ def is_transient(error: BaseException) -> bool:
             return True
         response = getattr(cause, "response", None)
         if isinstance(response, dict) and response.get("ResponseMetadata", {}).get("HTTPStatusCode") in _TRANSIENT_STATUSES:
+            return True
+        # gcsfs's HttpError carries the HTTP status as `code`.
+        if type(cause).__module__.startswith("gcsfs") and getattr(cause, "code", None) in _TRANSIENT_STATUSES:
             return True
     return False
 

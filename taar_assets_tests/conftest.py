@@ -1,4 +1,5 @@
 import datetime as dt
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -9,6 +10,11 @@ from taar_assets.demo.generator import DemoSpec, write_demo_dataset
 from taar_assets.resources import Settings, build_resources
 
 DEMO_END = dt.date(2026, 11, 20)
+
+# gcsfs picks its filesystem class when first imported, by whichever test imports it first; its
+# experimental zonal-bucket class asks GCS over gRPC, which the emulator does not serve (a 60 s
+# timeout per call). Settings.storage_options_for turns it off the same way for an emulator.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +78,23 @@ def bucket(s3) -> str:
 
 
 @pytest.fixture(scope="session")
+def gcs(tmp_path_factory):
+    """gcp-storage-emulator on 127.0.0.1 for the session, found through STORAGE_EMULATOR_HOST alone."""
+    from taar_assets_tests.support.gcs_server import local_gcs_emulator
+
+    log = tmp_path_factory.mktemp("gcs") / "emulator.log"
+    with pytest.MonkeyPatch.context() as environment, local_gcs_emulator(log) as emulator:
+        environment.setenv("STORAGE_EMULATOR_HOST", emulator.host)
+        yield emulator
+
+
+@pytest.fixture
+def gcs_bucket(gcs) -> str:
+    """A fresh, empty bucket on the GCS emulator."""
+    return gcs.create_bucket()
+
+
+@pytest.fixture(scope="session")
 def spark():
     """One local[2] Spark session for all Spark tests; the Spark engine uses it instead of starting its own."""
     _skip_without_spark()
@@ -113,6 +136,7 @@ def spark_connect(tmp_path_factory):
 _MARKED_FIXTURES = {
     "spark": "spark", "spark_connect": "spark",
     "s3": "s3", "bucket": "s3",
+    "gcs": "gcs", "gcs_bucket": "gcs",
     "settings": "slow", "demo_dataset": "slow",
 }
 
@@ -126,5 +150,7 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.ui)
         if path.endswith("/test_daemon.py"):
             item.add_marker(pytest.mark.daemon)
+        if path.endswith("/test_taar_services.py"):
+            item.add_marker(pytest.mark.contract)
         for fixture in set(item.fixturenames) & set(_MARKED_FIXTURES):
             item.add_marker(getattr(pytest.mark, _MARKED_FIXTURES[fixture]))

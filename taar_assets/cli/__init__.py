@@ -41,7 +41,7 @@ def run_latest(args: argparse.Namespace) -> int:
     if args.partition:
         day = dt.date.fromisoformat(args.partition)
     else:
-        day = latest_day(settings.clients_daily, settings.storage_options)
+        day = latest_day(settings.clients_daily, settings.storage_options_for(settings.clients_daily))
     # With DAGSTER_HOME set the runs are recorded there and show in the UI afterwards.
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     progress = stage_progress(defs)
@@ -87,7 +87,7 @@ def _archived_manifest(settings: Settings, day: dt.date) -> bytes | None:
     import fsspec
 
     try:
-        with fsspec.open(f"{settings.publish.rstrip('/')}/manifest{day:%Y%m%d}.json", "rb", **settings.storage_options) as f:
+        with fsspec.open(f"{settings.publish.rstrip('/')}/manifest{day:%Y%m%d}.json", "rb", **settings.storage_options_for(settings.publish)) as f:
             return f.read()
     except FileNotFoundError:
         return None

@@ -28,7 +28,8 @@ output an exact prefix of the input, so nothing is silently missing and a caller
 after fixing the line (a wrong file also gives one error, not one per line).
 
 An ``s3://`` model is read with the pipeline's S3 settings (``TAAR_S3_ENDPOINT_URL``,
-``TAAR_S3_REGION`` and the usual ``AWS_*`` variables).
+``TAAR_S3_REGION`` and the usual ``AWS_*`` variables), a ``gs://`` model with its GCS settings
+(Google's default credentials, or the emulator named by ``STORAGE_EMULATOR_HOST``).
 
 Exit codes: 0 done; 1 the model cannot be loaded; 2 bad input (arguments, the profiles file,
 a line, the ranker configuration).
@@ -128,12 +129,12 @@ def _with_sources(args: argparse.Namespace, ranker: RankerConfig | None) -> Reco
 
 
 def _storage_options(location: str) -> dict:
-    """The s3fs options the pipeline uses (TAAR_S3_ENDPOINT_URL, AWS_REGION, ...) for an s3:// model."""
-    if not location.startswith("s3://"):
+    """The options the pipeline uses for a model in an object store (s3://, gs://)."""
+    if "://" not in location:
         return {}
-    from taar_assets.resources import Settings  # imports Dagster: only when S3 needs it
+    from taar_assets.resources import Settings  # imports Dagster: only when an object store needs it
 
-    return Settings.from_env().storage_options
+    return Settings.from_env().storage_options_for(location)
 
 
 def _non_negative(text: str) -> int:

@@ -98,6 +98,22 @@ def hold_out(
     return kept, held
 
 
+@dataclass(frozen=True)
+class HeldOutClients:
+    """Evaluation clients: ids, service profiles with the kept add-ons installed, held-out add-ons."""
+
+    client_ids: list[str]
+    profiles: list[dict]
+    held_out: list[list[str]]
+
+
+def held_out_clients(clients: pd.DataFrame, held_out_fraction: float = 0.3, seed: int = 0) -> HeldOutClients:
+    """`clients` (client_id, addon_ids and the sample features, in client id order: the engine's
+    sample of evaluation clients) with part of their add-ons held out (``hold_out``)."""
+    kept, held = hold_out([list(addons) for addons in clients["addon_ids"]], held_out_fraction, seed)
+    return HeldOutClients(clients["client_id"].tolist(), profiles_from_samples(clients, kept), held)
+
+
 def recommendation_scores(
     recommendations: Sequence[Sequence[str]], held_out: Sequence[Sequence[str]], k: int, catalogue_size: int
 ) -> MethodScores:
@@ -140,8 +156,8 @@ def evaluate(
     """
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    kept, held = hold_out([list(addons) for addons in clients["addon_ids"]], held_out_fraction, seed)
-    profiles = profiles_from_samples(clients, kept)
+    evaluating = held_out_clients(clients, held_out_fraction, seed)
+    profiles, held = evaluating.profiles, evaluating.held_out
     similar = similarity(profiles)
     seconds["similarity"] = time.perf_counter() - started
 
@@ -157,7 +173,7 @@ def evaluate(
         ],
         RANKER_METHOD: [],
     }
-    for client_id, profile, recommended in zip(clients["client_id"], profiles, similar):
+    for client_id, profile, recommended in zip(evaluating.client_ids, profiles, similar):
         served = recommender.serve(profile, recommended, client_id, k)
         recommendations[RANKER_METHOD].append([candidate.addon_id for candidate in served])
     seconds["rank"] = time.perf_counter() - started

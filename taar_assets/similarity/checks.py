@@ -6,8 +6,10 @@ and the numbers themselves (shown in the UI as check metadata).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,8 @@ import pandas as pd
 
 from taar_assets.similarity.distance import CATEGORICAL_FEATURES
 from taar_assets.similarity.donors import MIN_DONORS
+from taar_assets.similarity.features import DONOR_KEYS, FEATURES, LAYOUTS
+from taar_assets.similarity.model_files import donor_records
 from taar_assets.similarity.privacy import smallest_group
 
 # Donor columns that are published; the cluster id is not.
@@ -98,6 +102,45 @@ def k_anonymous(donors: pd.DataFrame, k: int) -> Verdict:
         smallest >= k,
         f"the rarest (city, locale, os) combination is held by {smallest} donors; k = {k}",
         {"smallest_group": smallest, "k": k},
+    )
+
+
+def significant_digits_of(number: float) -> int:
+    """Significant digits of the shortest decimal that reads back as `number` (7920.0: 3)."""
+    return len(Decimal(repr(float(number))).normalize().as_tuple().digits)
+
+
+def values_publishable(donors: pd.DataFrame, significant_digits: int) -> Verdict:
+    """In both layouts' donors.json, every feature value is present (never null), every number
+    finite and rounded: at most `significant_digits` significant digits, plus the digits of the
+    unit's scale (3600: 2) in the service's seconds, so no float noise such as 7920.000000000001."""
+    problems: dict[str, list[str]] = {"missing": [], "not_finite": [], "not_rounded": []}
+    for layout in LAYOUTS:
+        try:
+            records = donor_records(donors, layout)
+        except ValueError as error:  # a missing or non-finite value is refused by the writer itself
+            problems["missing" if "missing" in str(error) else "not_finite"].append(f"{layout}: {error}")
+            continue
+        for feature in FEATURES:
+            if feature.kind != "continuous":
+                continue
+            key = DONOR_KEYS[layout][feature.name]
+            allowed = significant_digits + (
+                significant_digits_of(feature.service_scale) if layout == "service" else 0
+            )
+            for index, record in enumerate(records):
+                value = record[key]
+                if not math.isfinite(value):
+                    problems["not_finite"].append(f"{layout} donor {index} {key}={value}")
+                elif significant_digits_of(value) > allowed:
+                    problems["not_rounded"].append(f"{layout} donor {index} {key}={value!r}")
+    counts = {name: len(found) for name, found in problems.items()}
+    shown = [example for found in problems.values() for example in found[:3]]
+    return Verdict(
+        not any(counts.values()),
+        f"{counts['missing']} missing, {counts['not_finite']} non-finite, {counts['not_rounded']} unrounded "
+        f"donor values (significant digits {significant_digits})" + (f"; e.g. {shown}" if shown else ""),
+        {**counts, "examples": shown},
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from taar_assets.similarity.features import CATEGORICAL_FEATURES, CONTINUOUS_FEATURES
+from taar_assets.similarity.features import CATEGORICAL_FEATURES, CONTINUOUS_FEATURES, MISSING_CATEGORY, MISSING_NUMBER
 
 # Added to canberra so that clients equal on every continuous feature but different on a
 # categorical one still get a non-zero distance (the original job's constant).
@@ -49,7 +49,7 @@ def feature_matrices(
         )
 
     categorical_values = frame[list(categorical)].to_numpy(dtype=object)
-    categorical_values[pd.isna(categorical_values)] = ""
+    categorical_values[pd.isna(categorical_values)] = MISSING_CATEGORY
     categorical_matrix = categorical_values.astype(str)
 
     continuous_matrix = np.empty((len(frame), len(continuous)), dtype=np.float64)
@@ -61,7 +61,7 @@ def feature_matrices(
         column = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
         if np.isinf(column).any():
             raise ValueError(f"continuous feature column {name!r} holds infinite values")
-        continuous_matrix[:, position] = np.nan_to_num(column, nan=0.0)
+        continuous_matrix[:, position] = np.nan_to_num(column, nan=MISSING_NUMBER)
     return categorical_matrix, continuous_matrix
 
 

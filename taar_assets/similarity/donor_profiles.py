@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from taar_assets.similarity.features import ADDONS_COLUMN, CONTINUOUS_FEATURES, FEATURE_NAMES
+from taar_assets.similarity.features import ADDONS_COLUMN, CONTINUOUS_FEATURES, FEATURE_NAMES, FEATURES
 from taar_assets.similarity.privacy import generalise_categories, round_significant
 from taar_assets.storage import record_of, with_record
 
@@ -28,9 +28,10 @@ def donor_profiles(
     """Join the chosen (client_id, cluster) with their features and valid add-on lists.
 
     `features` has client_id and the sample columns; `addons` has client_id and addon_ids.
-    Returns the donors without client_id, rows ordered by cluster then client id, with rare
-    categorical values generalised (k-anonymity) and continuous values rounded; plus the
-    number of values generalised per column.
+    Returns the donors without client_id, rows ordered by cluster then client id, with
+    missing values written as the distance reads them ("" and 0: nothing published is null, and
+    the curves are learnt on the published values), rare categorical values generalised
+    (k-anonymity) and continuous values rounded; plus the number of values generalised per column.
     """
     donors = chosen.merge(features, on="client_id", how="left", validate="one_to_one").merge(
         addons.rename(columns={"addon_ids": "active_addons"}), on="client_id", how="left", validate="one_to_one"
@@ -39,11 +40,24 @@ def donor_profiles(
     if missing:
         raise ValueError(f"{missing} donors have no add-on list: clusters and addons_per_client disagree")
     donors = donors.sort_values(["cluster", "client_id"], kind="stable").reset_index(drop=True)
+    donors = with_missing_filled(donors)
     donors, replaced = generalise_categories(donors, GENERALISATION_ORDER, k)
     for column in CONTINUOUS_FEATURES:
         donors[column] = round_significant(donors[column], significant_digits)
     donors["active_addons"] = donors["active_addons"].map(list)
     return donors[list(DONOR_COLUMNS)], replaced
+
+
+def with_missing_filled(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every missing feature value (None, NaN) replaced by the feature's `missing` value."""
+    filled = {}
+    for feature in FEATURES:
+        values = frame[feature.name]
+        if feature.kind == "categorical":
+            filled[feature.name] = values.astype(object).where(values.notna(), feature.missing)
+        else:
+            filled[feature.name] = pd.to_numeric(values).astype(float).fillna(feature.missing)
+    return frame.assign(**filled)
 
 
 _FACTS_KEY = b"taar.donor_pool"

@@ -14,6 +14,13 @@ from typing import Literal
 
 Kind = Literal["categorical", "continuous"]
 SECONDS_PER_HOUR = 3600
+# A missing value, as the distance reads it and as the donors are published (never null): an
+# unknown category equals only another unknown one; an unknown number counts as 0.
+MISSING_CATEGORY = ""
+MISSING_NUMBER = 0.0
+# float64 holds 15 significant decimal digits exactly: a rounded value times a unit scale
+# printed to 15 digits is the exact decimal product, without the multiplication's float noise.
+FLOAT_DIGITS = 15
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,14 @@ class Feature:
     # Continuous values outside [0, plausible_max], NaN or infinite are read as missing: far
     # above what one client does in a day, they are errors of the telemetry, not behaviour.
     plausible_max: float | None = None
+
+    @property
+    def missing(self) -> str | float:
+        return MISSING_CATEGORY if self.kind == "categorical" else MISSING_NUMBER
+
+    def in_service_unit(self, value: float) -> float:
+        """`value` (sample unit) in the service's unit: 2.2 hours is 7920.0 seconds, not 7920.000000000001."""
+        return float(f"{value * self.service_scale:.{FLOAT_DIGITS}g}") if self.service_scale != 1 else float(value)
 
 
 FEATURES = (

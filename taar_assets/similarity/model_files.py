@@ -43,11 +43,11 @@ def donor_records(donor_pool: pd.DataFrame, layout: Layout = "service") -> list[
                 continue
             feature = FEATURE_BY_NAME[column]
             if value is None or (isinstance(value, float) and math.isnan(value)):
-                record[key] = None
-            elif feature.kind == "categorical":
+                raise ValueError(f"refusing to publish a missing {column}: the donor pool fills missing values")
+            if feature.kind == "categorical":
                 record[key] = str(value)
-            elif layout == "service" and feature.service_scale != 1:
-                record[key] = _plain(value) * feature.service_scale
+            elif layout == "service":
+                record[key] = feature.in_service_unit(_plain(value))
             else:
                 record[key] = _plain(value)
         records.append(record)

@@ -20,6 +20,8 @@ from taar_assets.similarity.features import (
     DONOR_KEYS,
     FEATURE_BY_NAME,
     LAYOUTS,
+    MISSING_CATEGORY,
+    MISSING_NUMBER,
     PROFILE_FIELDS,
 )
 from taar_assets.similarity.model_files import sha256
@@ -61,14 +63,14 @@ def profile_values(record: Mapping, keys: Sequence[str], also_required: Sequence
     for key in keys[:CATEGORICAL_COUNT]:
         value = record[key]
         if _missing(value):
-            value = ""
+            value = MISSING_CATEGORY
         elif not isinstance(value, str):
             raise ProfileError(f"field {key!r} must be a string or null, got {value!r}")
         values.append(value)
     for key in keys[CATEGORICAL_COUNT:]:
         value = record[key]
         if _missing(value):
-            value = 0.0
+            value = MISSING_NUMBER
         elif isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isinf(value):
             raise ProfileError(f"field {key!r} must be a finite number or null, got {value!r}")
         values.append(float(value))

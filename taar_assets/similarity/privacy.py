@@ -1,4 +1,4 @@
-"""Generalisation of published donor profiles (docs/behaviour.md §7): no donor unique on its categoricals."""
+"""Generalisation of published donor profiles (docs/behaviour.md §3.5): no donor unique on its categoricals."""
 
 from __future__ import annotations
 

@@ -270,6 +270,29 @@ class SimilarityModel:
             ]
         return recommendations
 
+    def concatenated_batch(self, profiles: Sequence[Mapping], limit: int = 10) -> list[list[str]]:
+        """What the 2017 TAAR service returns for each profile (its ``SimilarityRecommender.recommend``):
+        the donors whose likelihood ratio is above 1, by ratio descending (numpy's default argsort,
+        as the service sorts, so equal ratios come in numpy's order), their add-on lists
+        concatenated as published and cut at ``limit``: no deduplication, installed add-ons kept."""
+        _check_limit(limit)
+        categorical, continuous = self._client_features(
+            [profile_values(profile, PROFILE_FIELDS) for profile in profiles]
+        )
+        clients_per_chunk = max(1, BATCH_PAIRS // max(1, self.donor_count))
+        recommendations = []
+        for start in range(0, len(profiles), clients_per_chunk):
+            chunk = slice(start, start + clients_per_chunk)
+            for client_log_ratios in self._log_ratio_matrix(categorical[chunk], continuous[chunk]):
+                order = (-client_log_ratios).argsort()
+                addons: list[str] = []
+                for donor in order[client_log_ratios[order] > 0]:
+                    addons.extend(self.donor_addons[donor])
+                    if len(addons) >= limit:
+                        break
+                recommendations.append(addons[:limit])
+        return recommendations
+
     def _client_features(self, rows: list[list]) -> tuple[np.ndarray, np.ndarray]:
         """(clients x 3) category codes and (clients x 5) continuous values of ``_features`` rows."""
         continuous_count = len(PROFILE_FIELDS) - CATEGORICAL_COUNT

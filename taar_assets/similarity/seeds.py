@@ -15,7 +15,7 @@ def partition_seed(partition_key: str, configured: int | None = None) -> int:
 
 
 def stage_rng(root_seed: int, stage: str) -> np.random.Generator:
-    """An independent generator per stage, so no two draws share a seed (docs/behaviour.md §7)."""
+    """An independent generator per stage, so no two draws share a seed (docs/behaviour.md §9)."""
     stage_key = int.from_bytes(hashlib.sha256(stage.encode()).digest()[:4], "little")
     return np.random.default_rng(np.random.SeedSequence([root_seed, stage_key]))
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from taar_assets.definitions import build_definitions
+from taar_assets.defs.similarity.checks import CHECKS
 from taar_assets.resources import build_resources
 from taar_assets_tests.conftest import run_similarity
 from taar_assets_tests.support.factories import row, write_day, write_whitelist
@@ -187,7 +188,7 @@ def test_graph_shape_snapshot():
         "candidate_sources": ["addons_per_client", "amo_whitelist", "samples", "similarity_model"],
         "install_model": ["addon_metadata", "addons_per_client", "candidate_sources", "donor_pool", "lr_curves", "samples"],
         "recommendation_evaluation": [
-            "addon_metadata", "addons_per_client", "amo_whitelist", "candidate_sources", "donor_pool",
+            "addon_metadata", "addons_per_client", "amo_whitelist", "candidate_sources", "clusters", "donor_pool",
             "install_model", "lr_curves", "samples",
         ],
         "model_drift": ["donor_pool", "lr_curves", "similarity_model"],
@@ -200,7 +201,7 @@ def test_graph_shape_snapshot():
 def test_every_check_passes_on_a_good_model(settings):
     result = run_similarity(settings, partition_key=DAY)
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 10  # 9 on the model, input_unchanged on the samples
+    assert sorted(e.check_name for e in evaluations) == sorted([*(check.name for check in CHECKS), "input_unchanged"])
     assert all(e.passed for e in evaluations), [(e.check_name, e.metadata) for e in evaluations if not e.passed]
 
 

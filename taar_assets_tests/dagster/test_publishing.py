@@ -1,5 +1,5 @@
-"""The publisher, in a folder and on S3 (moto's server): layouts, bz2, manifest, order, and
-what readers find when it fails or is stopped anywhere."""
+"""The publisher, in a folder, on S3 (moto's server) and on GCS (an emulator): layouts, bz2,
+manifest, order, and what readers find when it fails or is stopped anywhere."""
 
 import bz2
 import errno
@@ -11,6 +11,7 @@ import pytest
 
 from taar_assets import publishing
 from taar_assets.publishing import MARKER, ModelPublisher, PublishError, object_names
+from taar_assets.resources import Settings
 from taar_assets.similarity.recommender import SimilarityModel
 from taar_assets_tests.support.published import (
     DAY,
@@ -25,11 +26,15 @@ from taar_assets_tests.support.published import (
 )
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "gcs"])
 def location(request, tmp_path) -> tuple[str, dict]:
-    """(location, storage_options): a folder, or a prefix in a fresh bucket on the local S3 server."""
+    """(location, storage_options): a folder, or a prefix in a fresh bucket on the local S3 server
+    or the GCS emulator (with the options Settings gives gs:// when STORAGE_EMULATOR_HOST is set)."""
     if request.param == "local":
         return str(tmp_path / "published"), {}
+    if request.param == "gcs":
+        url = f"gs://{request.getfixturevalue('gcs_bucket')}/taar/similarity"
+        return url, Settings.from_env().storage_options_for(url)
     s3 = request.getfixturevalue("s3")
     return f"s3://{s3.create_bucket()}/taar/similarity", s3.storage_options
 

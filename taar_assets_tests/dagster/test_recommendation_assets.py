@@ -39,6 +39,11 @@ def test_evaluation_with_metadata_reports_every_method_and_passes_its_check(sett
     assert "locale_popularity" in evaluation["scores"].value and "ranker" in evaluation["scores"].value
     assert evaluation["chart"].value.startswith("![evaluation](data:image/png;base64,")
     assert evaluation["ranker_metrics"].value["heavy_ranking"] > 0
+    privacy_rows = [line for line in evaluation["privacy_cost"].value.splitlines() if line.startswith("|")][2:]
+    assert [row.split("|")[1:3] for row in privacy_rows] == [
+        [f"{k:>14} ", f"{digits:>21} "] for k in (1, 2, 5, 10) for digits in (2, 3)
+    ]
+    assert evaluation["privacy_cost_chart"].value.startswith("![privacy cost](data:image/png;base64,")
     [check] = result.get_asset_check_evaluations()
     assert check.check_name == "similarity_beats_locale_popularity" and check.passed
     assert check.metadata["ratio"].value > 1
@@ -66,8 +71,9 @@ def test_the_ranker_configuration_is_run_config_and_validated(settings):
     ranker["linear_bar"] = 0.5
     result = job.execute_in_process(
         instance=instance, partition_key=DAY,
-        run_config={"ops": {"recommendation_evaluation": {"config": {"ranker": ranker}}}},
+        run_config={"ops": {"recommendation_evaluation": {"config": {"ranker": ranker, "privacy_k_values": []}}}},
     )
     evaluation = materialisations(result)["recommendation_evaluation"]
     assert evaluation["ranker_config"].value["linear_bar"] == 0.5
+    assert "privacy_cost" not in evaluation  # privacy_k_values [] skips the sweep
     assert evaluation["ranker_metrics"].value["quality_upranking"] > 0

@@ -76,21 +76,22 @@ def test_settings_give_every_s3_location_the_endpoint_region_and_time_outs(s3):
         "AWS_DEFAULT_REGION": "eu-west-1",
     }
     defaults = {"connect_timeout": 5.0, "read_timeout": 20.0, "retries": {"total_max_attempts": 3, "mode": "standard"}}
-    assert Settings.from_env(environment).storage_options == {**s3.storage_options, "config_kwargs": defaults}
-    assert Settings.from_env({"AWS_ENDPOINT_URL": "http://a", "AWS_DEFAULT_REGION": "eu-west-1"}).storage_options == {
+    assert Settings.from_env(environment).storage_options_for("s3://b/k") == {**s3.storage_options, "config_kwargs": defaults}
+    assert Settings.from_env({"AWS_ENDPOINT_URL": "http://a", "AWS_DEFAULT_REGION": "eu-west-1"}).storage_options_for("s3://b/k") == {
         "client_kwargs": {"endpoint_url": "http://a", "region_name": "eu-west-1"},
         "config_kwargs": defaults,
     }
     configured = Settings.from_env(
         {"TAAR_S3_CONNECT_TIMEOUT": "2", "TAAR_S3_READ_TIMEOUT": "7.5", "TAAR_S3_MAX_ATTEMPTS": "6"}
     )
-    assert configured.storage_options == {
+    assert configured.storage_options_for("s3://b/k") == {
         "config_kwargs": {"connect_timeout": 2.0, "read_timeout": 7.5, "retries": {"total_max_attempts": 6, "mode": "standard"}}
     }
     with pytest.raises(ValueError, match="TAAR_S3_READ_TIMEOUT must be a number of seconds above 0, got '0'"):
         Settings.from_env({"TAAR_S3_READ_TIMEOUT": "0"})
     with pytest.raises(ValueError, match="TAAR_S3_MAX_ATTEMPTS must be a whole number above 0, got '2.5'"):
         Settings.from_env({"TAAR_S3_MAX_ATTEMPTS": "2.5"})
+    assert Settings.from_env(environment).storage_options_for("data/published") == {}
 
 
 def test_a_partition_on_s3_publishes_what_a_local_run_publishes(s3, s3_run, settings):

@@ -18,6 +18,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from upath import UPath
 
+from taar_assets.defs.similarity.checks import CHECKS
 from taar_assets.engines.local import LocalEngine
 from taar_assets.engines.spark import SparkEngine, SparkTable
 from taar_assets.io_managers import ParquetIOManager
@@ -208,7 +209,7 @@ def test_a_partition_on_spark_passes_every_check_and_keeps_the_provenance(spark,
     result = run_similarity(on_spark, partition_key=f"{DEMO_END}")
     assert result.success
     failed = [(e.check_name, e.metadata) for e in result.get_asset_check_evaluations() if not e.passed]
-    assert len(result.get_asset_check_evaluations()) == 10 and not failed
+    assert len(result.get_asset_check_evaluations()) == len(CHECKS) + 1 and not failed  # + input_unchanged
 
     storage = Path(on_spark.storage)
     for stage in ["samples", "addons_per_client", "clusters"]:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from taar_assets_tests.support.ui_server import HOST, free_port
+from taar_assets_tests.support.processes import HOST, free_port, stop
 
 STARTUP_SECONDS = 120
 
@@ -48,8 +48,4 @@ def local_spark_connect_server(log: Path) -> Iterator[str]:
                 time.sleep(0.5)
             yield f"sc://{HOST}:{port}"
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server, grace=30)

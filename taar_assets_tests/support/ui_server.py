@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from taar_assets_tests.support.processes import HOST, free_port
+
 PROJECT = Path(__file__).resolve().parents[2]
 INSTANCE_FILE = PROJECT / "deploy" / "dagster.yaml"
 BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -43,12 +43,6 @@ MISSING_BROWSER = (
     "package: `apt-get install -y chromium` and `.venv/bin/python -m pip install playwright` "
     "(never `playwright install`; .ci/run installs both)"
 )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def server_environment(settings, dagster_home: Path, overrides: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -81,6 +81,12 @@ CHECKS = (
         lambda pool: checks.k_anonymous(pool.donors, pool.k_anonymity),
     ),
     Check(
+        "values_publishable",
+        "donor_pool",
+        "Every published donor value is present and finite, and rounded (no float noise) in both layouts.",
+        lambda pool: checks.values_publishable(pool.donors, pool.significant_digits),
+    ),
+    Check(
         "curve_shape",
         "lr_curves",
         "num_pdf_points finite, non-negative points with increasing x.",

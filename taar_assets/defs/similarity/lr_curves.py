@@ -14,7 +14,12 @@ from taar_assets.similarity.seeds import partition_seed, stage_rng
 
 
 class LrCurvesConfig(dg.Config):
-    kernel_bandwidth: float = Field(0.35, gt=0, description="Standard deviation of the Gaussian kernel.")
+    kernel_bandwidth: float = Field(
+        0.1,
+        gt=0,
+        description="Standard deviation of the Gaussian kernel: well below the span of small distances (about 0.4) "
+        "where same-cluster pairs gather, so the ratio at distance 0 (every categorical equal) stays its own.",
+    )
     num_pdf_points: int = Field(1000, ge=2, description="Grid points over [min score, max score].")
     seed: int | None = Field(None, description="Root seed; by default derived from the partition day.")
 

@@ -16,15 +16,20 @@ from taar_assets.recommendation.evaluation import (
     LOCALE_POPULARITY_METHOD,
     RANKER_METHOD,
     SIMILARITY_METHOD,
+    held_out_clients,
     hold_out,
     metrics_chart_png,
     recommendation_scores,
 )
 from taar_assets.recommendation.counts import ClientSplit
+from taar_assets.recommendation.privacy_cost import CurveRecipe, privacy_cost_chart_png, privacy_cost_table
 from taar_assets.similarity.recommender import SimilarityModel
+from taar_assets.similarity.donors import choose_donors
+from taar_assets.similarity.features import FEATURE_NAMES
+from taar_assets.similarity.seeds import partition_seed
 from taar_assets.resources import Settings
 from taar_assets_tests.conftest import DEMO_END, run_similarity
-from taar_assets_tests.support.recommendation import evaluate_in_memory
+from taar_assets_tests.support.recommendation import clients_with_features, evaluate_in_memory, group_of
 from taar_assets_tests.unit.recommendation.test_install_model import (
     TASTES,
     locale_similarity,
@@ -125,6 +130,7 @@ def demo_model(tmp_path_factory):
     return {
         "samples": pd.read_parquet(storage / "samples" / f"{day}.parquet"),
         "addons_per_client": pd.read_parquet(storage / "addons_per_client" / f"{day}.parquet"),
+        "clusters": pd.read_parquet(storage / "clusters" / f"{day}.parquet"),
         "model": SimilarityModel.load(settings.publish),
         "whitelist": json.loads(demo.whitelist.read_text()),
         "metadata": load_addon_metadata(str(demo.addon_metadata)),
@@ -151,3 +157,35 @@ def test_similarity_doubles_locale_popularity_and_the_ranker_beats_similarity(de
     assert report.install_model.metrics["validation_auc"] > 0.75
     assert (report.ranker_metrics["producer_upranking"] > 0) == with_metadata
     assert np.isfinite([s.precision for s in report.methods.values()]).all()
+
+
+def test_the_privacy_sweep_rebuilds_the_published_model_at_its_own_k_and_digits(demo_model):
+    """The row of the day's parameters (k 5, 2 digits) scores exactly what the published model serves."""
+    samples, addons = demo_model["samples"], demo_model["addons_per_client"]
+    root_seed = partition_seed(DEMO_END.isoformat())
+    chosen = choose_donors(demo_model["clusters"], 1000, f"{root_seed}:donor_pool")  # donor_pool's rule
+    clients = held_out_clients(clients_with_features(group_of(addons, "evaluation"), samples), seed=3)
+    table = privacy_cost_table(
+        chosen,
+        samples.loc[samples["client_id"].isin(chosen["client_id"]), ["client_id", *FEATURE_NAMES]],
+        addons[addons["client_id"].isin(chosen["client_id"])],
+        clients,
+        popularity_precision=0.05,
+        recipe=CurveRecipe(kernel_bandwidth=0.1, num_pdf_points=1000, root_seed=root_seed),
+        k_values=(1, 5),
+        digits_values=(2,),
+    )
+    assert table[["k_anonymity", "significant_digits"]].values.tolist() == [[1, 2], [5, 2]]
+    assert table["generalised_values"].tolist()[0] == 0 < table["generalised_values"].tolist()[1]
+
+    model = demo_model["model"]
+    served = {
+        "voting": [[guid for guid, _ in top] for top in model.recommend_batch(clients.profiles, 10)],
+        "concatenated": model.concatenated_batch(clients.profiles, 10),
+    }
+    published = table.set_index("k_anonymity").loc[5]
+    for formula, lists in served.items():
+        precision = recommendation_scores(lists, clients.held_out, 10, 1).precision
+        assert published[f"precision_{formula}"] == pytest.approx(precision, abs=1e-12)
+        assert published[f"{formula}_vs_popularity"] == pytest.approx(precision / 0.05)
+    assert privacy_cost_chart_png(table, 0.05).startswith(PNG_SIGNATURE)

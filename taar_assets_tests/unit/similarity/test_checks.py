@@ -2,8 +2,10 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from taar_assets.similarity import checks as model_checks
+from taar_assets.similarity.donor_profiles import donor_profiles
 from taar_assets.similarity.lr_curves import ScoreSets, density_grid, mass_in_range
 
 
@@ -101,3 +103,61 @@ def test_clusters_separate():
     swapped = curves.rename(columns={"numerator": "denominator", "denominator": "numerator"})
     bad = model_checks.clusters_separate(swapped)
     assert not bad.passed and bad.numbers["mean_same_cluster"] > bad.numbers["mean_different_cluster"]
+
+
+def profiled(hours=1.2345, bookmarks=1.0, digits=2):
+    """Two donors as donor_pool makes them (rounded to `digits`), with the given values of donor 0."""
+    features = pd.DataFrame(
+        {
+            "client_id": ["a", "b"],
+            "city": ["Paris", None],
+            "subsession_hours_sum": [hours, 0.0034],
+            "locale": ["fr", "fr"],
+            "os": ["Linux", "Linux"],
+            "bookmark_count": [bookmarks, None],
+            "tab_open_count": [12345.0, 3.0],
+            "total_uri": [987.0, 30.0],
+            "unique_tlds": [0.04567, 7.0],
+        }
+    )
+    chosen = pd.DataFrame({"client_id": ["a", "b"], "cluster": [0, 1]})
+    addons = pd.DataFrame({"client_id": ["a", "b"], "addon_ids": [["x", "y", "z"]] * 2})
+    return donor_profiles(chosen, features, addons, k=1, significant_digits=digits)[0]
+
+
+@pytest.mark.parametrize("hours", [2.2, 8.7, 0.0034, 1.2345, 8.2])
+def test_values_publishable_passes_on_what_donor_pool_makes(hours):
+    # 2.2 h * 3600 is 7920.000000000001 in float arithmetic; published as 7920.0
+    verdict = model_checks.values_publishable(profiled(hours), 2)
+    assert verdict.passed, verdict.description
+    assert model_checks.values_publishable(profiled(hours, digits=3), 3).passed
+
+
+def test_values_publishable_fails_on_a_missing_value():
+    pool = profiled()
+    pool.at[0, "bookmark_count"] = np.nan
+    verdict = model_checks.values_publishable(pool, 2)
+    assert not verdict.passed and verdict.numbers["missing"] == 2  # both layouts
+    pool = profiled()
+    pool.at[1, "city"] = None
+    assert model_checks.values_publishable(pool, 2).numbers["missing"] == 2
+
+
+def test_values_publishable_fails_on_infinity_and_on_unrounded_values():
+    pool = profiled()
+    pool.at[0, "total_uri"] = np.inf
+    assert model_checks.values_publishable(pool, 2).numbers["not_finite"] == 2
+    pool = profiled()
+    pool.at[0, "unique_tlds"] = 0.04567  # not rounded to 2 digits
+    verdict = model_checks.values_publishable(pool, 2)
+    assert verdict.numbers["not_rounded"] == 2 and "unique_tlds" in verdict.description
+    pool = profiled()
+    pool.at[0, "subsession_hours_sum"] = 2.2 * 3600 / 3600 + 1e-15  # float noise survives into seconds
+    assert not model_checks.values_publishable(pool, 2).passed
+
+
+def test_significant_digits_of_reads_the_shortest_decimal():
+    assert model_checks.significant_digits_of(7920.0) == 3
+    assert model_checks.significant_digits_of(7920.000000000001) == 16
+    assert model_checks.significant_digits_of(0.0034) == 2
+    assert model_checks.significant_digits_of(0.0) == 1

@@ -11,7 +11,7 @@ from taar_assets.similarity.donor_profiles import (
     DonorPool,
     donor_profiles,
 )
-from taar_assets.similarity.features import FEATURE_NAMES
+from taar_assets.similarity.features import FEATURE_NAMES, MISSING_CATEGORY, MISSING_NUMBER
 from taar_assets.similarity.privacy import UNKNOWN
 
 
@@ -93,6 +93,23 @@ def test_rare_categoricals_are_generalised_in_city_os_locale_order():
     assert replaced == {"city": 2, "os": 0, "locale": 0}
 
 
+def test_missing_values_are_written_as_the_distance_reads_them():
+    features = features_of(("a", None, None), ("b", float("nan"), 2.0), ("c", "Lyon", float("nan")), ("d", "Lyon", 4.0))
+    features.loc[0, "locale"] = None
+    donors, _ = profiles(features=features)
+    assert donors["city"].tolist() == [MISSING_CATEGORY, MISSING_CATEGORY, "Lyon", "Lyon"]
+    assert donors["locale"].tolist() == [MISSING_CATEGORY, "fr", "fr", "fr"]
+    assert donors["bookmark_count"].tolist() == [MISSING_NUMBER, 2.0, MISSING_NUMBER, 4.0]
+    assert not donors[list(FEATURE_NAMES)].isna().any().any()
+
+
+def test_a_filled_missing_value_is_a_category_like_any_other_for_k_anonymity():
+    features = features_of(("a", None, 1.0), ("b", float("nan"), 2.0), ("c", "Lyon", 3.0), ("d", "Lyon", 4.0))
+    donors, replaced = profiles(features=features, k=2)
+    assert donors["city"].tolist() == [MISSING_CATEGORY, MISSING_CATEGORY, "Lyon", "Lyon"]
+    assert replaced == {"city": 0, "os": 0, "locale": 0}
+
+
 def test_a_donor_without_an_addon_list_raises_naming_the_count():
     addons = ADDONS[~ADDONS["client_id"].isin(["b", "d"])]
     with pytest.raises(ValueError, match="^2 donors have no add-on list: clusters and addons_per_client disagree$"):
@@ -145,7 +162,7 @@ def test_to_table_and_from_table_keep_the_donors_and_every_fact(pool):
 
     restored = DonorPool.from_table(table)
     assert plain(restored.donors) == plain(pool.donors)
-    assert restored.donors["city"].isna().tolist() == [False, True, False, False]
+    assert restored.donors["city"].tolist() == ["Paris", MISSING_CATEGORY, "Lyon", "Paris"]
     assert restored.num_donors == 100
     assert restored.k_anonymity == 1
     assert restored.significant_digits == 2

@@ -369,3 +369,42 @@ def test_loading_from_s3(s3, tmp_path):
     assert model.recommend(profile()) == SimilarityModel.from_records(HAND_DONORS, HAND_CURVES).recommend(profile())
     with pytest.raises(ModelError, match=f"model file s3://{bucket}/elsewhere/donors.json not found"):
         SimilarityModel.load(f"s3://{bucket}/elsewhere", storage_options=s3.storage_options)
+
+
+# ------------------------------------------------------------------------------------------
+# The 2017 service's formula, against its own code
+# ------------------------------------------------------------------------------------------
+
+
+def test_concatenated_batch_by_hand(hand_model):
+    # Donors 0 and 2 tie at LR 4, then donor 1 (LR 2); donor 3 (LR 1/2) never serves.
+    served = hand_model.concatenated_batch([profile(installed_addons=["a"])], limit=10)[0]
+    assert sorted(served[:4]) == ["a", "b", "c", "d"] and served[4:] == ["b", "c"]  # installed and repeated kept
+    assert hand_model.concatenated_batch([profile()], limit=3)[0] == served[:3]
+
+
+def test_concatenated_batch_is_what_the_2017_service_returns():
+    """The 2017 package's own SimilarityRecommender (mozilla-taar 0.0.16) on the same files and
+    profiles, its S3 download bypassed: equal ratios included, same lists, same order."""
+    similarity = pytest.importorskip("taar.recommenders.similarity_recommender")
+    rng = np.random.default_rng(3)
+    cities, locales, systems = ["Paris", "Lyon", "??"], ["fr", "de"], ["Linux", "Darwin"]
+
+    def features():
+        return {
+            "geo_city": str(rng.choice(cities)), "locale": str(rng.choice(locales)), "os": str(rng.choice(systems)),
+            **{key: float(rng.choice([0.0, 10.0, 20.0, 40.0])) for key in
+               ("subsession_length", "bookmark_count", "tab_open_count", "total_uri", "unique_tlds")},
+        }
+
+    donors = [{**features(), "active_addons": [f"addon-{i}", f"addon-{(i * 7) % 11}", "shared"]} for i in range(60)]
+    x = np.linspace(0.0, 4.0, 50)
+    curves = [[float(v), [float(2.0 * np.exp(-v) + 0.1), 0.5]] for v in x]
+    service = similarity.SimilarityRecommender.__new__(similarity.SimilarityRecommender)
+    service.donors_pool, service.lr_curves = donors, curves
+    service.build_features_caches()
+
+    profiles = [features() for _ in range(40)]
+    ours = SimilarityModel.from_records(donors, curves).concatenated_batch(profiles, limit=10)
+    assert ours == [service.recommend(p, 10) for p in profiles]
+    assert any(len(set(served)) < len(served) for served in ours)  # repeats are part of the contract
