@@ -35,7 +35,7 @@ test: setup-dev
 
 # The unit tests that need no pipeline run, Spark, S3 or browser: under a minute.
 test-fast: setup-dev
-	$(BIN)/python -m pytest taar_assets_tests/unit -m "not slow and not spark and not s3 and not ui"
+	$(BIN)/python -m pytest taar_assets_tests/unit -m "not slow and not spark and not s3 and not gcs and not contract and not daemon and not ui"
 
 # The UI and the daemon (sensors, schedules, backfills) on http://127.0.0.1:3000
 dev: setup $(DAGSTER_HOME)/dagster.yaml

@@ -115,6 +115,8 @@ def run_pipeline(
         env.pop("DAGSTER_HOME", None)
         if code is not None:
             env["PYTHONPATH"] = str(code)
+        else:  # the model only (an earlier checkout builds nothing else and has no such flag)
+            args = ("--skip-recommendation", *args)
         log_path = Path(work) / "run.log"
         command = [sys.executable, "-m", "taar_assets.cli", "run", "--partition", f"{partition}", *args]
         started = time.perf_counter()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import subprocess
 import sys
@@ -24,13 +25,14 @@ from pathlib import Path
 
 from harness import END, dataset, run_pipeline, window_rows
 
-SAMPLES_LINE = re.compile(r"samples (bootstrap|incremental)[^:]*: read (\d+) file\(s\) in ([0-9.]+)s")
+# The samples line `taar-assets run` prints: files read, rows written, the step's seconds, the mode.
+SAMPLES_LINE = re.compile(r"^ +samples +([\d,]+) files -> +[\d,]+ rows +([0-9.]+) s +(bootstrap|incremental)$", re.M)
 FULL_WINDOW = ("--config-json", '{"ops": {"samples": {"config": {"incremental": false}}}}')
 
 
 def samples_seconds(log: str) -> tuple[str, int, float]:
-    mode, files, seconds = SAMPLES_LINE.findall(log)[-1]
-    return mode, int(files), float(seconds)
+    files, seconds, mode = SAMPLES_LINE.findall(log)[-1]
+    return mode, int(files.replace(",", "")), float(seconds)
 
 
 def one_partition(folder: Path) -> None:
@@ -54,8 +56,6 @@ def dg_launch(folder: Path, work: Path, name: str, first: dt.date, last: dt.date
         "TAAR_STORAGE": str(work / name / "storage"),
         "TAAR_PUBLISH": str(work / name / "published"),
     }
-    import os
-
     env = {**os.environ, **env_args}
     env.pop("DAGSTER_HOME", None)
     dg = Path(sys.executable).with_name("dg")
