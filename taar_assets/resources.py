@@ -9,6 +9,7 @@
 | TAAR_PUBLISH_LAYOUT       | publisher.layout: service | original   | service                          |
 | TAAR_PUBLISH_BZ2          | publisher.bz2 (1/true: add bz2 copies) | off                              |
 | TAAR_DUCKDB_MEMORY_LIMIT  | engine.memory_limit (local engine)     | 3GB                              |
+| TAAR_DUCKDB_TEMP_DIRECTORY| engine.temp_directory: where it spills | <system temp>/taar_assets-duckdb |
 | TAAR_ADDON_METADATA       | recommendation_inputs.addon_metadata   | unset: producer boosting off     |
 | TAAR_ENGINE               | engine: local or spark (**)            | local                            |
 | TAAR_SPARK_MASTER         | engine.master (spark-submit's wins)    | local[2]                         |
@@ -121,6 +122,7 @@ class Settings:
     storage: str
     publish: str
     duckdb_memory_limit: str
+    duckdb_temp_directory: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     publish_layout: str = "service"
@@ -152,6 +154,7 @@ class Settings:
             storage=environ.get("TAAR_STORAGE", "data/storage"),
             publish=environ.get("TAAR_PUBLISH", "data/published"),
             duckdb_memory_limit=environ.get("TAAR_DUCKDB_MEMORY_LIMIT", "3GB"),
+            duckdb_temp_directory=environ.get("TAAR_DUCKDB_TEMP_DIRECTORY") or None,
             s3_endpoint_url=_first_set(environ, "TAAR_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL"),
             s3_region=_first_set(environ, "TAAR_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
             publish_layout=environ.get("TAAR_PUBLISH_LAYOUT", "service"),
@@ -273,7 +276,8 @@ class AlertWebhook(dg.ConfigurableResource):
 
 def build_engine(settings: Settings) -> Engine:
     if settings.engine == "local":
-        return LocalEngine(memory_limit=settings.duckdb_memory_limit)
+        spill = {"temp_directory": settings.duckdb_temp_directory} if settings.duckdb_temp_directory else {}
+        return LocalEngine(memory_limit=settings.duckdb_memory_limit, **spill)
     if settings.engine == "spark":
         return SparkEngine(master=settings.spark_master, remote=settings.spark_remote, conf=settings.spark_conf)
     raise ValueError(f"TAAR_ENGINE must be 'local' or 'spark', got {settings.engine!r}")

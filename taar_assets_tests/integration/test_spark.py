@@ -281,7 +281,10 @@ def test_spark_output_loads_with_its_provenance_and_engines_can_take_turns(spark
 
 def test_engine_configuration_from_the_environment(tmp_path):
     base = {"TAAR_STORAGE": str(tmp_path)}
-    assert isinstance(build_engine(Settings.from_env(base)), LocalEngine)
+    local = build_engine(Settings.from_env(base))
+    assert isinstance(local, LocalEngine) and local.temp_directory.endswith("taar_assets-duckdb")
+    spill = build_engine(Settings.from_env({**base, "TAAR_DUCKDB_TEMP_DIRECTORY": str(tmp_path / "spill")}))
+    assert spill.temp_directory == str(tmp_path / "spill")
     engine = build_engine(Settings.from_env({
         **base,
         "TAAR_ENGINE": "spark",

@@ -8,6 +8,8 @@ sparse features come into Python.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -38,10 +40,14 @@ class LocalEngine(Engine):
 
     memory_limit: str = Field("3GB", description="DuckDB's memory cap; it spills to disk beyond it.")
     threads: int | None = Field(None, description="DuckDB's threads; by default one per core.")
+    temp_directory: str = Field(
+        os.path.join(tempfile.gettempdir(), "taar_assets-duckdb"),
+        description="Where DuckDB spills beyond its memory cap (a folder per connection inside).",
+    )
 
     def _settings(self, *tables: StoredTable, files: WindowFiles | None = None) -> DuckDBSettings:
         filesystem = files.filesystem if files is not None else (tables[0].path.fs if tables else None)
-        return DuckDBSettings(self.memory_limit, self.threads, filesystem)
+        return DuckDBSettings(self.memory_limit, self.threads, filesystem, self.temp_directory)
 
     @staticmethod
     def _fetch(settings: DuckDBSettings, sql: str, params: Mapping[str, Any], **relations: Any) -> pa.Table:

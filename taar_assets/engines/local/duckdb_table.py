@@ -7,6 +7,8 @@ beyond its memory limit, so no stage holds all clients' rows in the run's proces
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,11 +24,18 @@ class DuckDBSettings:
     memory_limit: str | None = None
     threads: int | None = None
     filesystem: fsspec.AbstractFileSystem | None = None  # registered for remote (s3://) inputs
+    temp_directory: str | None = None  # where it spills; DuckDB's default is .tmp in the working folder
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect()
         if self.memory_limit:
             con.execute(f"SET memory_limit = '{self.memory_limit}'")
+        if self.temp_directory:
+            # One folder per connection: DuckDB creates it when it first spills and removes it on
+            # close, so runs sharing the root never share spill files.
+            os.makedirs(self.temp_directory, exist_ok=True)
+            spill = os.path.join(self.temp_directory, f"{os.getpid()}-{uuid.uuid4().hex[:12]}")
+            con.execute(f"SET temp_directory = {quoted(spill)}")
         if self.threads:
             con.execute(f"SET threads = {int(self.threads)}")
         # Results are ordered by ORDER BY where it matters; elsewhere order need not cost memory.

@@ -1,6 +1,7 @@
 """Stage 1 (samples) and stage 2 (valid add-ons) on hand-made data, and the input contract."""
 
 import datetime as dt
+import os
 
 import pyarrow as pa
 import pytest
@@ -11,6 +12,7 @@ from taar_assets.similarity.input_contract import (
     find_window_files,
 )
 from taar_assets.engines.local import LocalEngine
+from taar_assets.engines.local.duckdb_table import DuckDBSettings
 from taar_assets.similarity.rules import SampleRule
 from taar_assets_tests.support import engine_runs
 from taar_assets_tests.support.factories import SCHEMA, addon, row, write_day
@@ -228,3 +230,17 @@ def test_the_row_rule_is_reported_step_by_step(tmp_path):
     ])
     result = LocalEngine().samples(find_window_files(str(tmp_path), Window(DAY)), SampleRule())
     assert result.stats["funnel"] == {"rows": 5, "with_client_id": 4, "release": 3, "firefox": 2, "qualifying": 1}
+
+
+def test_duckdb_spills_into_its_own_folder_under_the_configured_root(tmp_path, monkeypatch):
+    working, root = tmp_path / "working", tmp_path / "spill"
+    working.mkdir()
+    monkeypatch.chdir(working)
+    con = DuckDBSettings(memory_limit="32MB", threads=1, temp_directory=str(root)).connect()
+    sorted_rows = "SELECT count(*) FROM (SELECT md5(i::VARCHAR) AS h FROM range(3000000) t(i) ORDER BY h)"
+    assert con.execute(sorted_rows).fetchone() == (3_000_000,)
+    spilled = list(root.iterdir())
+    assert len(spilled) == 1 and spilled[0].name.startswith(f"{os.getpid()}-")
+    assert any(spilled[0].iterdir())
+    con.close()
+    assert list(root.iterdir()) == [] and list(working.iterdir()) == []
