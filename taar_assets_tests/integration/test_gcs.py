@@ -31,7 +31,8 @@ def test_an_emulator_is_used_anonymously_and_real_gcs_with_googles_default_crede
         "token": "anon"
     }
     assert os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] == "false"
-    assert emulated.storage_options_for("s3://bucket") == {}
+    assert "token" not in emulated.storage_options_for("s3://bucket")  # each location its own protocol's
+    assert emulated.storage_options_for("data/storage") == {}
     assert emulated.storage_options_for("data/published") == {}
 
 
@@ -77,9 +78,9 @@ def test_a_missing_bucket_is_a_permanent_error_naming_the_object(gcs):
     location = "gs://taar-no-such-bucket/similarity"
     options = Settings.from_env({"STORAGE_EMULATOR_HOST": gcs.host}).storage_options_for(location)
     publisher = ModelPublisher(location=location, storage_options=options)
-    with pytest.raises(PublishError, match="could not write gs://taar-no-such-bucket/similarity/donors20261120.json") as raised:
+    with pytest.raises(PublishError, match="could not take the lease gs://taar-no-such-bucket/similarity/_leases/publish") as raised:
         publisher.publish(DEMO_END, {"donors": b"[]", "lr_curves": b"[]", "manifest": b"{}"})
-    assert raised.value.permanent and not raised.value.allow_retries
+    assert not raised.value.transient and not raised.value.allow_retries
 
 
 def gcs_error(status: int, message: str = "") -> BaseException:

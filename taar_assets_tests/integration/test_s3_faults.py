@@ -149,7 +149,7 @@ def test_a_transient_read_error_is_not_reported_as_a_bad_file(s3, proxy, demo_da
 
     proxy.inject(Fault.RESET, r"^GET .*/clients_daily/")  # the footers cannot be read (the listing can)
     with pytest.raises(Exception) as raised:
-        find_window_files(settings.clients_daily, Window(end=DAY, days=1), storage_options=settings.storage_options)
+        find_window_files(settings.clients_daily, Window(end=DAY, days=1), storage_options=settings.storage_options_for(settings.clients_daily))
     proxy.clear()
 
     assert not isinstance(raised.value, InputContractError)  # the file is fine: the network was not
