@@ -42,7 +42,7 @@ dev: setup $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dg dev -h 127.0.0.1 -p 3000
 
 bench: setup
-	$(BIN)/python benchmarks/end_to_end.py
+	$(BIN)/python benchmarks/population.py --clients 100000 1000000 --engines local
 
 clean:
 	rm -rf data .dagster_home

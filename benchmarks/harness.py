@@ -101,6 +101,7 @@ def run_pipeline(
     `storage`: keep the intermediate tables there (default: a temporary folder); `code`: run the
     package found in that folder instead (e.g. a checkout of an earlier version).
     """
+    folder = folder.resolve()
     with tempfile.TemporaryDirectory() as work:
         env = {
             **os.environ,
@@ -121,7 +122,8 @@ def run_pipeline(
         command = [sys.executable, "-m", "taar_assets.cli", "run", "--partition", f"{partition}", *args]
         started = time.perf_counter()
         with log_path.open("w") as output:
-            child = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+            # `python -m` puts the working folder first on sys.path: run an earlier checkout from inside it.
+            child = subprocess.Popen(command, env=env, cwd=code, stdout=output, stderr=subprocess.STDOUT)
             peak = jvm_peak = 0
             while child.poll() is None:
                 peak = max(peak, _peak_kib(child.pid))

@@ -1,6 +1,6 @@
 """The heavy stages (samples, addons_per_client, clusters) on both engines and in the original job.
 
-On one generated dataset (benchmarks/end_to_end.py's, cached under data/bench/), each run is a
+On one generated dataset (the other benchmarks', cached under data/bench/), each run is a
 fresh process on this machine, and the clock starts once its Spark session is up (JVM start-up is
 printed apart), so the figures compare the work:
 

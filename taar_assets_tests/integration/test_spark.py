@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest.mock import ANY
 
 import dagster as dg
 import numpy as np
@@ -23,6 +24,7 @@ from taar_assets.engines.local import LocalEngine
 from taar_assets.engines.spark import SparkEngine, SparkTable
 from taar_assets.io_managers import ParquetIOManager
 from taar_assets.similarity.input_contract import Window, find_window_files
+from taar_assets.similarity.rules import SampleRule
 from taar_assets.storage import PROVENANCE_SIDECAR, provenance, with_provenance
 from taar_assets.similarity.clustering import (
     NUM_HASH_FEATURES,
@@ -105,6 +107,31 @@ def test_hand_made_rows_give_the_same_samples_and_addons(spark, tmp_path, monkey
     assert {r["client_id"]: r["city"] for r in on_spark}["twice"] == "third"
     assert spark_addons == local_addons
     assert {r["client_id"]: r["addon_ids"] for r in spark_addons}["dirty"] == ["a@x", "e@x", "b@x", "d@x"]
+
+
+def test_both_engines_report_the_same_row_rule_counts_and_implausible_values(spark, tmp_path):
+    root = tmp_path / "clients_daily"
+    earlier = [
+        row(None, GUIDS),
+        row("beta", GUIDS, channel="beta"),
+        row("fennec", GUIDS, app_name="Fennec"),
+        row("null_addons", active_addons=None),
+        row("two_addons", GUIDS[:2]),
+        row("hundred", [f"g{i}" for i in range(100)]),
+        row("infinite", GUIDS, subsession_hours_sum=float("inf")),
+        row("negative", GUIDS, subsession_hours_sum=-1.0),
+    ]
+    write_day(root, DAY - dt.timedelta(days=1), earlier)
+    write_day(root, DAY, [row("plain", GUIDS), row("huge", GUIDS, subsession_hours_sum=1e308, city=None)])
+    files = find_window_files(str(root), Window(DAY))
+    local, on_spark = (engine.samples(files, SampleRule()).stats for engine in (LocalEngine(), SparkEngine()))
+    assert local == on_spark
+    assert local["funnel"] == {"rows": 10, "with_client_id": 9, "release": 8, "firefox": 7, "qualifying": 4}
+    by_file = {Path(report["file"]).parent.name: report for report in local["implausible_values"]}
+    assert by_file == {
+        f"submission_date_s3={DAY - dt.timedelta(days=1):%Y%m%d}": {"file": ANY, "subsession_hours_sum": 2},
+        f"submission_date_s3={DAY:%Y%m%d}": {"file": ANY, "subsession_hours_sum": 1},
+    }
 
 
 def test_demo_data_gives_the_same_samples_and_addons(spark, demo_dataset):

@@ -24,11 +24,17 @@ from taar_assets.engines.local import addons as addons_sql
 from taar_assets.engines.local import queries
 from taar_assets.engines.local import samples as samples_sql
 from taar_assets.engines.local.duckdb_table import DuckDBSettings, DuckDBTable
+from taar_assets.engines.local.file_reports import window_report
 from taar_assets.recommendation.counts import AddonCounts, ClientSplit, Group
-from taar_assets.similarity.clustering import bucket_columns, cluster_features, idf_features
+from taar_assets.similarity.clustering import (
+    bucket_columns,
+    cluster_features,
+    idf_features,
+)
 from taar_assets.similarity.input_contract import WindowFiles
 from taar_assets.similarity.rules import SampleRule
 from taar_assets.storage import StoredTable
+
 
 def _source(table: StoredTable) -> str:
     """What DuckDB reads for a stored table: its file, or the part files of a folder (Spark's)."""
@@ -61,10 +67,6 @@ class LocalEngine(Engine):
 
     # --- stage 1 ------------------------------------------------------------------------------
 
-    def _input_report(self, settings: DuckDBSettings, files: WindowFiles, rule: SampleRule) -> dict[str, Any]:
-        per_file = self._fetch(settings, samples_sql.input_report(rule), {"files": list(files.files)}).to_pylist()
-        return input_report([{**row, "file": files.files[row.pop("file_index")]} for row in per_file])
-
     def samples(self, files: WindowFiles, rule: SampleRule) -> StageResult:
         settings = self._settings(files=files)
         table = DuckDBTable(
@@ -72,7 +74,7 @@ class LocalEngine(Engine):
             {"files": list(files.files), "file_days": list(files.file_days)},
             settings,
         )
-        return StageResult(table, self._input_report(settings, files, rule))
+        return StageResult(table, input_report(window_report(files, rule)))
 
     def advance_samples(
         self, previous: StoredTable, day: WindowFiles, rule: SampleRule, oldest: dt.date
@@ -82,7 +84,7 @@ class LocalEngine(Engine):
         if day.files:
             params |= {"files": list(day.files), "file_days": list(day.file_days)}
         table = DuckDBTable(samples_sql.advanced_samples(rule, with_day=bool(day.files)), params, settings)
-        return StageResult(table, self._input_report(settings, day, rule) if day.files else input_report([]))
+        return StageResult(table, input_report(window_report(day, rule)))
 
     # --- stages 2 and 3 -----------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ class DuckDBSettings:
             con.execute(f"SET temp_directory = {quoted(spill)}")
         if self.threads:
             con.execute(f"SET threads = {int(self.threads)}")
+        con.execute("SET enable_progress_bar = false")  # it would interleave bars with the run's log
         # Results are ordered by ORDER BY where it matters; elsewhere order need not cost memory.
         con.execute("SET preserve_insertion_order = false")
         if self.filesystem is not None and not is_local_filesystem(self.filesystem):

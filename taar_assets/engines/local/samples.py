@@ -14,12 +14,22 @@ instead costs several times more time and memory.
 
 from __future__ import annotations
 
-from taar_assets.similarity.features import FEATURES, SAMPLE_COLUMNS, SUBMISSION_DATE, Feature
-from taar_assets.similarity.rules import ADDON_FIELDS_READ, ADDON_STRING_FIELDS, FIREFOX, RELEASE_CHANNEL, SampleRule
+from taar_assets.similarity.features import (
+    FEATURES,
+    SAMPLE_COLUMNS,
+    SUBMISSION_DATE,
+    Feature,
+)
+from taar_assets.similarity.rules import (
+    ADDON_FIELDS_READ,
+    ADDON_STRING_FIELDS,
+    FIREFOX,
+    RELEASE_CHANNEL,
+    SampleRule,
+)
 
 _SOURCE = "read_parquet($files, union_by_name = true, file_row_number = true)"
 _POSITION = "file_index * 4294967296 + file_row_number"
-_CONTINUOUS = [feature for feature in FEATURES if feature.kind == "continuous"]
 
 
 def plausible(expression: str, feature: Feature) -> str:
@@ -92,30 +102,3 @@ def advanced_samples(rule: SampleRule, with_day: bool = True) -> str:
       SELECT * FROM day_rows
     )
     ORDER BY client_id"""
-
-
-def input_report(rule: SampleRule) -> str:
-    """SQL over `$files`, one row per file (its index): how its rows fare against the row rule
-    (`FUNNEL`, each step on top of the previous ones), and how many values of each continuous
-    column are NaN, infinite, negative or above the feature's plausible maximum."""
-    steps = [
-        ("with_client_id", "client_id IS NOT NULL"),
-        ("release", f"channel = '{RELEASE_CHANNEL}'"),
-        ("firefox", f"app_name = '{FIREFOX}'"),
-        ("qualifying", f"active_addons IS NOT NULL AND len(active_addons) > {int(rule.min_addons_exclusive)} "
-                       f"AND len(active_addons) < {int(rule.max_addons_exclusive)}"),
-    ]
-    funnel = ", ".join(
-        f"count(*) FILTER (WHERE {' AND '.join(condition for _, condition in steps[: index + 1])}) AS {name}"
-        for index, (name, _) in enumerate(steps)
-    )
-    implausible = ", ".join(
-        f"count(*) FILTER (WHERE {f.source} IS NOT NULL AND NOT {plausible(f'CAST({f.source} AS DOUBLE)', f)}) "
-        f"AS {f.source}"
-        for f in _CONTINUOUS
-    )
-    return f"""
-    SELECT file_index, count(*) AS rows, {funnel}, {implausible}
-    FROM read_parquet($files, union_by_name = true, file_row_number = true)
-    GROUP BY file_index
-    ORDER BY file_index"""

@@ -4,6 +4,7 @@ import datetime as dt
 import os
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from taar_assets.similarity.input_contract import (
@@ -244,3 +245,15 @@ def test_duckdb_spills_into_its_own_folder_under_the_configured_root(tmp_path, m
     assert any(spilled[0].iterdir())
     con.close()
     assert list(root.iterdir()) == [] and list(working.iterdir()) == []
+
+
+def test_a_file_whose_data_pages_are_damaged_is_named(tmp_path):
+    write_day(tmp_path, DAY, [row(f"c{i}", GUIDS) for i in range(200)])
+    path = next((tmp_path / f"submission_date_s3={DAY:%Y%m%d}").glob("*.parquet"))
+    chunk = pq.read_metadata(path).row_group(0).column(0)  # client_id's pages; the footer stays whole
+    damaged = bytearray(path.read_bytes())
+    damaged[chunk.data_page_offset : chunk.data_page_offset + chunk.total_compressed_size] = b"\xff" * chunk.total_compressed_size
+    path.write_bytes(bytes(damaged))
+    files = find_window_files(str(tmp_path), Window(DAY, 90))
+    with pytest.raises(InputContractError, match=f"clients_daily file {path} is not readable parquet"):
+        LocalEngine().samples(files, SampleRule())
