@@ -22,7 +22,7 @@ from taar_assets.demo import DemoSpec, write_demo_dataset
 from taar_assets.similarity.input_contract import Window
 
 END = dt.date(2026, 11, 20)
-ROOT = Path("data/bench")
+ROOT = Path(__file__).resolve().parent.parent / "data" / "bench"  # wherever it is run from
 MIB = 2**20
 
 
@@ -95,11 +95,13 @@ def run_pipeline(
     extra_env: dict[str, str] | None = None,
     code: Path | None = None,
     args: tuple[str, ...] = (),
+    whole_graph: bool = False,
 ) -> Run:
     """One `taar-assets run --partition <day>` in a fresh process on the dataset in `folder`.
 
     `storage`: keep the intermediate tables there (default: a temporary folder); `code`: run the
-    package found in that folder instead (e.g. a checkout of an earlier version).
+    package found in that folder instead (e.g. a checkout of an earlier version); `whole_graph`:
+    build the recommendation group too (by default the model only, as an earlier version does).
     """
     folder = folder.resolve()
     with tempfile.TemporaryDirectory() as work:
@@ -114,9 +116,9 @@ def run_pipeline(
             **(extra_env or {}),
         }
         env.pop("DAGSTER_HOME", None)
-        if code is not None:
+        if code is not None:  # an earlier checkout builds the model only and has no such flag
             env["PYTHONPATH"] = str(code)
-        else:  # the model only (an earlier checkout builds nothing else and has no such flag)
+        elif not whole_graph:
             args = ("--skip-recommendation", *args)
         log_path = Path(work) / "run.log"
         command = [sys.executable, "-m", "taar_assets.cli", "run", "--partition", f"{partition}", *args]

@@ -1,7 +1,7 @@
 """Population benchmark: one partition per population size and engine, in a fresh process.
 
 For each size (datasets generated once, cached under data/bench/) and each engine, runs
-`taar-assets run` and prints the wall time, the run process's own peak RSS (read from /proc, so
+`taar-assets run` (the model; with --whole-graph the recommendation group too) and prints the wall time, the run process's own peak RSS (read from /proc, so
 a Spark driver's JVM is not counted) and the JVM's separately, then the ratios between sizes.
 With --baseline PATH (a checkout of an earlier version) the embedded engine's run at each size
 is also timed on that code, side by side.
@@ -22,13 +22,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--engines", nargs="+", default=["local", "spark"], choices=["local", "spark"])
     parser.add_argument("--baseline", type=Path, help="an earlier checkout to time the embedded engine against")
+    parser.add_argument(
+        "--whole-graph", action="store_true", help="build the recommendation group too (default: the model only)"
+    )
     args = parser.parse_args()
     results: dict[tuple[str, int], object] = {}
     for clients in sorted(args.clients):
         folder = dataset(clients)
         rows = window_rows(folder / "clients_daily")
         for engine in args.engines:
-            run = run_pipeline(folder, engine=engine)
+            run = run_pipeline(folder, engine=engine, whole_graph=args.whole_graph)
             results[(engine, clients)] = run
             print(
                 f"engine={engine} clients={clients:,} rows_in_window={rows:,} wall={run.seconds:.1f}s "

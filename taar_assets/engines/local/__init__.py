@@ -41,6 +41,9 @@ def _source(table: StoredTable) -> str:
     return f"{table.location}/*.parquet" if table.path.is_dir() else table.location
 
 
+_BATCH_CLIENTS = 100_000  # clients' add-on lists filtered at a time (tens of MB)
+
+
 class LocalEngine(Engine):
     """DuckDB, Arrow and NumPy inside the run's process."""
 
@@ -90,17 +93,22 @@ class LocalEngine(Engine):
 
     def valid_addons(self, samples: StoredTable, whitelist: frozenset[str], min_valid_exclusive: int) -> StageResult:
         settings = self._settings(samples)
-        clients_in = self._fetch(settings, "SELECT count(*) AS n FROM read_parquet($samples)", {"samples": _source(samples)})
+        source = {"samples": _source(samples)}
+        clients_in = self._fetch(settings, "SELECT count(*) AS n FROM read_parquet($samples)", source)
 
         def summary(con: duckdb.DuckDBPyConnection, path: str) -> dict[str, Any]:
             out, mean, distinct = con.execute(addons_sql.SUMMARY, {"path": path}).fetchone()
             return {"clients_out": out, "mean_valid_addons": float(mean), "distinct_addons": distinct}
 
+        def valid_addons() -> pa.RecordBatchReader:  # read when the table is written
+            con = settings.connect()
+            clients = con.sql("SELECT client_id, active_addons FROM read_parquet($samples)", params=source)
+            return addons_sql.valid_addon_batches(
+                clients.to_arrow_reader(_BATCH_CLIENTS), whitelist, min_valid_exclusive, keep_open=con
+            )
+
         table = DuckDBTable(
-            addons_sql.valid_addons(min_valid_exclusive),
-            {"samples": _source(samples), "whitelist": sorted(whitelist)},
-            settings,
-            summary=summary,
+            addons_sql.VALID_ADDONS_SORTED, {}, settings, summary=summary, relations={"valid_addons": valid_addons}
         )
         return StageResult(table, {"clients_in": clients_in.column("n")[0].as_py()})
 

@@ -54,9 +54,9 @@ def quoted(text: str) -> str:
 
 @dataclass
 class DuckDBTable(DeferredTable):
-    """`query` (with `params`, and Arrow `relations` registered by name) written as one parquet
-    file; `summary(con, path)` computes the figures reported once it is written (from the file,
-    so the query runs once)."""
+    """`query` (with `params`, and Arrow `relations` registered by name, or made by a callable
+    when written) written as one parquet file; `summary(con, path)` computes the figures
+    reported once it is written (from the file, so the query runs once)."""
 
     query: str
     params: Mapping[str, Any]
@@ -70,8 +70,8 @@ class DuckDBTable(DeferredTable):
     def write(self, location: str) -> dict[str, Any]:
         con = self.settings.connect()
         try:
-            for name, relation in self.relations.items():
-                con.register(name, relation)
+            for name, relation in self.relations.items():  # a callable makes its relation now (a stream)
+                con.register(name, relation() if callable(relation) else relation)
             metadata = quoted(json.dumps(self.provenance))
             con.execute(
                 f"COPY ({self.query}) TO {quoted(location)} "
