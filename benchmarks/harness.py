@@ -8,6 +8,7 @@ run's own process (the Dagster run, Spark's driver) apart from its JVM, when it 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from taar_assets.similarity.input_contract import Window
 END = dt.date(2026, 11, 20)
 ROOT = Path(__file__).resolve().parent.parent / "data" / "bench"  # wherever it is run from
 MIB = 2**20
+SPARK_DRIVER_MEMORY = "6g"
 
 
 def dataset(clients: int, daily_activity: float | None = None, days: int = 120) -> Path:
@@ -113,6 +115,9 @@ def run_pipeline(
             "TAAR_PUBLISH": str(Path(work) / "published"),
             "TAAR_ENGINE": engine,
             "TAAR_SPARK_MASTER": "local[2]",
+            # local[2] runs every task in the driver's JVM: its default 1 GiB heap is a cluster
+            # driver's, too small for the tasks of 10M clients.
+            "TAAR_SPARK_CONF": json.dumps({"spark.driver.memory": SPARK_DRIVER_MEMORY}),
             **(extra_env or {}),
         }
         env.pop("DAGSTER_HOME", None)

@@ -26,15 +26,10 @@ from taar_assets.engines.local import samples as samples_sql
 from taar_assets.engines.local.duckdb_table import DuckDBSettings, DuckDBTable
 from taar_assets.engines.local.file_reports import window_report
 from taar_assets.recommendation.counts import AddonCounts, ClientSplit, Group
-from taar_assets.similarity.clustering import (
-    bucket_columns,
-    cluster_features,
-    idf_features,
-)
+from taar_assets.similarity.clustering import bucket_columns, cluster_features, idf_features
 from taar_assets.similarity.input_contract import WindowFiles
 from taar_assets.similarity.rules import SampleRule
 from taar_assets.storage import StoredTable
-
 
 def _source(table: StoredTable) -> str:
     """What DuckDB reads for a stored table: its file, or the part files of a folder (Spark's)."""

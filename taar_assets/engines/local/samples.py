@@ -14,19 +14,8 @@ instead costs several times more time and memory.
 
 from __future__ import annotations
 
-from taar_assets.similarity.features import (
-    FEATURES,
-    SAMPLE_COLUMNS,
-    SUBMISSION_DATE,
-    Feature,
-)
-from taar_assets.similarity.rules import (
-    ADDON_FIELDS_READ,
-    ADDON_STRING_FIELDS,
-    FIREFOX,
-    RELEASE_CHANNEL,
-    SampleRule,
-)
+from taar_assets.similarity.features import FEATURES, SAMPLE_COLUMNS, SUBMISSION_DATE, Feature
+from taar_assets.similarity.rules import ADDON_FIELDS_READ, ADDON_STRING_FIELDS, FIREFOX, RELEASE_CHANNEL, SampleRule
 
 _SOURCE = "read_parquet($files, union_by_name = true, file_row_number = true)"
 _POSITION = "file_index * 4294967296 + file_row_number"
