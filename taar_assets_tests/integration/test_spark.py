@@ -60,6 +60,19 @@ def both_engines(spark, root: Path, whitelist: list[str], end: dt.date = DAY, fo
     return (by_client(local), by_client(on_spark)), (by_client(local_addons), by_client(spark_addons))
 
 
+def rows_the_rule_drops() -> list[dict]:
+    """One row for each way a row fails the row rule: no client id, beta, not Firefox, no add-on
+    list, too few add-ons, too many."""
+    return [
+        row(None, GUIDS),
+        row("beta", GUIDS, channel="beta"),
+        row("fennec", GUIDS, app_name="Fennec"),
+        row("null_addons", active_addons=None),
+        row("two_addons", GUIDS[:2]),
+        row("hundred", [f"g{i}" for i in range(100)]),
+    ]
+
+
 @pytest.mark.parametrize("latest_rows_by", ["broadcast", "shuffle"])
 def test_hand_made_rows_give_the_same_samples_and_addons(spark, tmp_path, monkeypatch, latest_rows_by):
     if latest_rows_by == "shuffle":  # as for a window of more clients than is broadcast
@@ -75,12 +88,7 @@ def test_hand_made_rows_give_the_same_samples_and_addons(spark, tmp_path, monkey
         root,
         DAY - dt.timedelta(days=1),
         [
-            row(None, GUIDS),
-            row("beta", GUIDS, channel="beta"),
-            row("fennec", GUIDS, app_name="Fennec"),
-            row("null_addons", active_addons=None),
-            row("two_addons", GUIDS[:2]),
-            row("hundred", [f"g{i}" for i in range(100)]),
+            *rows_the_rule_drops(),
             row("nulls", GUIDS, city=None, locale=None, subsession_hours_sum=None),
             row(
                 "dirty",
@@ -112,12 +120,7 @@ def test_hand_made_rows_give_the_same_samples_and_addons(spark, tmp_path, monkey
 def test_both_engines_report_the_same_row_rule_counts_and_implausible_values(spark, tmp_path):
     root = tmp_path / "clients_daily"
     earlier = [
-        row(None, GUIDS),
-        row("beta", GUIDS, channel="beta"),
-        row("fennec", GUIDS, app_name="Fennec"),
-        row("null_addons", active_addons=None),
-        row("two_addons", GUIDS[:2]),
-        row("hundred", [f"g{i}" for i in range(100)]),
+        *rows_the_rule_drops(),
         row("infinite", GUIDS, subsession_hours_sum=float("inf")),
         row("negative", GUIDS, subsession_hours_sum=-1.0),
     ]
