@@ -32,7 +32,7 @@ from taar_assets.storage import StoredTable
 
 
 FUNNEL = ("rows", "with_client_id", "release", "firefox", "qualifying")
-_CONTINUOUS_SOURCES = tuple(feature.source for feature in FEATURES if feature.kind == "continuous")
+CONTINUOUS_SOURCES = tuple(feature.source for feature in FEATURES if feature.kind == "continuous")
 
 
 def input_report(per_file: list[dict[str, Any]]) -> dict[str, Any]:
@@ -42,9 +42,9 @@ def input_report(per_file: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "funnel": {step: sum(int(row[step]) for row in per_file) for step in FUNNEL},
         "implausible_values": [
-            {"file": row["file"], **{name: int(row[name]) for name in _CONTINUOUS_SOURCES if row[name]}}
+            {"file": row["file"], **{name: int(row[name]) for name in CONTINUOUS_SOURCES if row[name]}}
             for row in per_file
-            if any(row[name] for name in _CONTINUOUS_SOURCES)
+            if any(row[name] for name in CONTINUOUS_SOURCES)
         ],
     }
 

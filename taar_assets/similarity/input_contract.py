@@ -225,15 +225,20 @@ def find_window_files(
     return WindowFiles(window, tuple(days), missing, fs)
 
 
+def read_error(path: str, error: Exception) -> Exception:
+    """What reading a clients_daily file raised, named: transient (OSError, retried) or the file."""
+    if is_transient(error):
+        return OSError(f"could not read {path} (clients_daily): {error or type(error).__name__}")
+    return InputContractError(f"clients_daily file {path} is not readable parquet: {error}")
+
+
 def _checked_footer(fs: fsspec.AbstractFileSystem, path: str) -> int:
     """The file's row count, once its schema is known to follow the contract."""
     try:
         with fs.open(path, "rb") as handle:
             metadata = pq.read_metadata(handle)
     except Exception as error:
-        if is_transient(error):
-            raise OSError(f"could not read {path} (clients_daily): {error or type(error).__name__}") from error
-        raise InputContractError(f"clients_daily file {path} is not readable parquet: {error}") from error
+        raise read_error(path, error) from error
     problems = _schema_problems(metadata.schema.to_arrow_schema())
     if problems:
         raise InputContractError(f"clients_daily file {path} breaks the input contract: " + "; ".join(problems))

@@ -15,16 +15,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from taar_assets.engines import FUNNEL
+from taar_assets.engines import CONTINUOUS_SOURCES, FUNNEL
 from taar_assets.similarity.features import FEATURES
-from taar_assets.similarity.input_contract import InputContractError, WindowFiles
+from taar_assets.similarity.input_contract import InputContractError, WindowFiles, read_error
 from taar_assets.similarity.rules import (
     DISQUALIFYING_FLAGS,
     FIREFOX,
     RELEASE_CHANNEL,
     SampleRule,
 )
-from taar_assets.storage import is_transient
 
 _CONTINUOUS = [feature for feature in FEATURES if feature.kind == "continuous"]
 _LENGTH_LEAF = DISQUALIFYING_FLAGS[0]  # any leaf of the add-on structs the contract requires
@@ -76,17 +75,15 @@ def file_report(filesystem: fsspec.AbstractFileSystem, path: str, rule: SampleRu
     try:
         with filesystem.open(path, "rb") as handle:
             parquet = pq.ParquetFile(handle)
-            columns = ["client_id", "channel", "app_name", *(f.source for f in _CONTINUOUS), _addon_leaf(parquet.schema)]
+            columns = ["client_id", "channel", "app_name", *CONTINUOUS_SOURCES, _addon_leaf(parquet.schema)]
             for batch in parquet.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
                 for name, count in _batch_counts(batch, rule).items():
                     totals[name] = totals.get(name, 0) + count
     except InputContractError as error:
         raise InputContractError(f"clients_daily file {path}: {error}") from error
     except Exception as error:
-        if is_transient(error):
-            raise OSError(f"could not read {path} (clients_daily): {error or type(error).__name__}") from error
-        raise InputContractError(f"clients_daily file {path} is not readable parquet: {error}") from error
-    return {**dict.fromkeys((*FUNNEL, *(f.source for f in _CONTINUOUS)), 0), **totals}
+        raise read_error(path, error) from error
+    return {**dict.fromkeys((*FUNNEL, *CONTINUOUS_SOURCES), 0), **totals}
 
 
 def window_report(files: WindowFiles, rule: SampleRule) -> list[dict[str, Any]]:
